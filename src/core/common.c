@@ -1,0 +1,64 @@
+/* common.c - error messages, the assert hook, checked allocation, clock. */
+#include "acgan/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static AcganAbortFn g_abort_fn = NULL; /* installed by dist_init: MPI_Abort on the whole job */
+static int g_rank = 0;                 /* for messages only */
+
+AcganStatus acgan_fail(AcganError *err, AcganStatus code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void acgan_set_abort(AcganAbortFn fn, int rank)
+{
+    g_abort_fn = fn;
+    g_rank = rank;
+}
+
+int acgan_log_rank(void) { return g_rank; }
+
+void acgan_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "acgan_mpi: rank %d: %s:%d: internal error: %s: ", g_rank, file, line, cond);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    if (g_abort_fn) g_abort_fn(70);
+    abort();
+}
+
+void *acgan_malloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    ACGAN_ASSERT(p != NULL, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *acgan_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    ACGAN_ASSERT(p != NULL, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+double acgan_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
