@@ -14,6 +14,7 @@
  */
 #include "acgan/dataset.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
@@ -510,7 +511,7 @@ AcganStatus dataset_write(const char *path, const uint8_t *images, const int32_t
         else if (rc < 0)
             st = acgan_fail(err, ACGAN_ERR_IO, "%s: flushing the file failed (disk full?)", tmp);
         else if (rename(tmp, path) != 0)
-            st = acgan_fail(err, ACGAN_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+            st = acgan_fail(err, ACGAN_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
         if (st != ACGAN_OK) remove(tmp);
     }
     h5_quiet_end(&quiet);
