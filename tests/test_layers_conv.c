@@ -186,6 +186,7 @@ START_TEST(test_gradcheck_catches_wrong_backward)
     test_bind_layer(layers[1], 601);
     test_fill_uniform(layers[1]->b.data, 3, -0.5f, 0.5f, 602);
     int ns[2] = {3, 4};
+    printf("(the gradcheck lines below are expected: deliberately broken backward passes)\n");
     for (int k = 0; k < 2; k++) {
         Layer *l = layers[k];
         float *x = alloc_fill((size_t)ns[k] * shape_size(l->in), -1.0f, 1.0f, 603);

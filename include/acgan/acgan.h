@@ -34,7 +34,7 @@ typedef struct {
     AcganDisc disc;
     AcganLabelInput label_input;
     AcganAuxLoss aux_loss;
-    float lr, beta1, beta2;
+    double lr, beta1, beta2;
     uint64_t seed;
 } AcganSpec;
 

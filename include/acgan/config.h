@@ -24,8 +24,8 @@ typedef struct {
     /* [model] */
     int latent_dim;
     int img_size;
-    float bn_eps;       /* eps of the BatchNorm layers after convolutions (design: 0.8) */
-    float bn_momentum;  /* PyTorch convention: running = (1-m) running + m batch */
+    double bn_eps;       /* eps of the BatchNorm layers after convolutions (design: 0.8) */
+    double bn_momentum;  /* PyTorch convention: running = (1-m) running + m batch */
     char discriminator[16]; /* conv | mlp */
     char label_input[16];   /* concat | multiply */
     char aux_loss[24];      /* logits | softmax_then_ce */
@@ -33,7 +33,7 @@ typedef struct {
     int batch_size;     /* global batch, split across ranks */
     int epochs;
     int64_t max_steps;  /* 0: no limit other than epochs */
-    float lr, beta1, beta2;
+    double lr, beta1, beta2;
     uint64_t seed;
     int log_interval;
     /* [output] */

@@ -32,7 +32,7 @@ static inline int shape_eq(Shape a, Shape b) { return a.c == b.c && a.h == b.h &
 typedef struct {
     int train;           /* 1: batch statistics and dropout; 0: running statistics, no dropout */
     int update_stats;    /* train mode only: 1 updates BatchNorm running statistics */
-    uint64_t pass_key;   /* dropout: masks are drawn from rng_key(pass_key, layer index, sample, 0) */
+    uint64_t pass_key;   /* dropout: masks from rng_key(pass_key, RNG_STREAM_DROPOUT, layer index, sample) */
     int64_t sample0;     /* global index of sample 0 of this batch, so masks don't depend on rank count */
 } PassCtx;
 

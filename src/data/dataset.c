@@ -142,7 +142,7 @@ static AcganStatus shard_check_images(ShardFile *f, AcganError *err)
     hsize_t d[4];
     int rank = shard_dims(f->images, d);
     if (rank != 4)
-        return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': expected rank 4 %s, got rank %d", f->path, expect,
+        return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': expected rank 4 (N, C, H, W), got rank %d", f->path,
                           rank);
     if (d[1] < 1 || d[2] < 1 || d[3] < 1 || d[1] * d[2] * d[3] > INT_MAX)
         return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': bad image shape %llu x %llu x %llu", f->path,

@@ -66,19 +66,23 @@ static AcganStatus idx_open(const char *path, uint32_t want_magic, const char *w
                           errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
     unsigned char hdr[4 * 4]; /* magic + up to 3 sizes */
-    int64_t want = 4 * (int64_t)(1 + nd);
-    int64_t got = idx_read_bytes(f, hdr, want);
-    if (got != want) {
-        AcganStatus st = acgan_fail(err, ACGAN_ERR_DATA, "%s: truncated IDX %s file: header has %lld of %lld bytes (%s)",
-                                    path, what, (long long)(got < 0 ? 0 : got), (long long)want, idx_read_problem(f));
-        gzclose(f);
-        return st;
-    }
-    uint32_t magic = idx_be32(hdr);
-    if (magic != want_magic) {
+    int64_t got = idx_read_bytes(f, hdr, 4);
+    uint32_t magic = got == 4 ? idx_be32(hdr) : 0;
+    if (got == 4 && magic != want_magic) {
         gzclose(f);
         return acgan_fail(err, ACGAN_ERR_DATA, "%s: bad IDX magic 0x%08x, expected 0x%08x for u8 %s%s", path,
                           (unsigned)magic, (unsigned)want_magic, what, idx_magic_hint(magic));
+    }
+    if (got == 4) {
+        int64_t more = idx_read_bytes(f, hdr + 4, 4 * (int64_t)nd);
+        got += more > 0 ? more : 0;
+    }
+    if (got != 4 * (int64_t)(1 + nd)) {
+        AcganStatus st = acgan_fail(err, ACGAN_ERR_DATA, "%s: truncated IDX %s file: header has %lld of %lld bytes (%s)",
+                                    path, what, (long long)(got > 0 ? got : 0), 4 * (long long)(1 + nd),
+                                    idx_read_problem(f));
+        gzclose(f);
+        return st;
     }
     for (int i = 0; i < nd; i++) dims[i] = idx_be32(hdr + 4 * (1 + i));
     *out = f;

@@ -26,7 +26,7 @@ AcganSpec acgan_spec_default(int n_classes, int channels, int img_size)
     return (AcganSpec){.n_classes = n_classes, .channels = channels, .img_size = img_size, .latent_dim = 100,
                        .bn_eps = 0.8f, .bn_momentum = 0.1f, .disc = ACGAN_DISC_CONV,
                        .label_input = ACGAN_LABEL_CONCAT, .aux_loss = ACGAN_AUX_LOGITS,
-                       .lr = 2e-4f, .beta1 = 0.5f, .beta2 = 0.999f, .seed = 42};
+                       .lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999, .seed = 42};
 }
 
 static Model *build_generator(const AcganSpec *s, int emb_dim, int B, Layer **emb)
@@ -99,8 +99,8 @@ Acgan *acgan_create(const AcganSpec *s, int max_batch)
     a->d = build_discriminator(s, max_batch, &a->d_emb);
     model_finalize(a->g, s->seed);
     model_finalize(a->d, s->seed);
-    a->opt_g = adam_create(a->g->n_params, s->lr, s->beta1, s->beta2, 1e-8f);
-    a->opt_d = adam_create(a->d->n_params, s->lr, s->beta1, s->beta2, 1e-8f);
+    a->opt_g = adam_create(a->g->n_params, s->lr, s->beta1, s->beta2, 1e-8);
+    a->opt_d = adam_create(a->d->n_params, s->lr, s->beta1, s->beta2, 1e-8);
     a->z = acgan_calloc((size_t)max_batch * s->latent_dim, sizeof(float));
     a->gen_labels = acgan_calloc((size_t)max_batch, sizeof(int32_t));
     a->g_emb_out = acgan_calloc((size_t)max_batch * a->emb_dim, sizeof(float));

@@ -87,7 +87,7 @@ static const ConfigKey g_keys[] = {
     {"output", "sample_interval", KEY_INT, FIELD(sample_interval), .def = "400", AT_LEAST(0),
      .help = "steps between sample grid PNGs; 0 = never"},
     {"output", "checkpoint_interval", KEY_INT, FIELD(checkpoint_interval), .def = "2000", AT_LEAST(0),
-     .help = "steps between checkpoints; 0 = never"},
+     .help = "steps between checkpoints; 0 = only the one at the end of training"},
     {"output", "resume", KEY_STRING, FIELD(resume), .def = "auto",
      .help = "auto (latest checkpoint in dir, if any) | never | path to a checkpoint file"},
 };
@@ -229,8 +229,8 @@ static AcganStatus fail_value(const ConfigKey *k, const char *value, const char 
 {
     char want[160];
     key_describe(k, want, sizeof want);
-    return acgan_fail(err, ACGAN_ERR_CONFIG, "%s: %s.%s: expected %s, got '%s'%s", origin, k->section, k->key, want,
-                      value, why);
+    return acgan_fail(err, ACGAN_ERR_CONFIG, "%s: %s.%s: expected %s, got '%.80s%s'%s", origin, k->section, k->key,
+                      want, value, strlen(value) > 80 ? "..." : "", why);
 }
 
 /* Strings must survive config_to_ini -> inih unchanged: no control characters, no ';' that inih
@@ -291,16 +291,15 @@ static AcganStatus key_parse(Config *c, const ConfigKey *k, const char *value, c
     case KEY_FLOAT: {
         double d = strtod(value, &end);
         if (end == value || *end != '\0' || !isfinite(d)) return fail_value(k, value, "", origin, err);
-        if (fabs(d) > FLT_MAX) return fail_value(k, value, " (out of range)", origin, err);
-        float f = (float)d;
-        if (!in_range(k, (double)f)) return fail_value(k, value, "", origin, err);
-        *(float *)dst = f;
+        if (!in_range(k, d)) return fail_value(k, value, "", origin, err);
+        *(double *)dst = d;
         return ACGAN_OK;
     }
     case KEY_STRING: {
         const char *why = string_problem(value);
-        if (why) return acgan_fail(err, ACGAN_ERR_CONFIG, "%s: %s.%s: bad value '%s': %s", origin, k->section, k->key,
-                                   value, why);
+        if (why)
+            return acgan_fail(err, ACGAN_ERR_CONFIG, "%s: %s.%s: bad value '%.80s%s': %s", origin, k->section, k->key,
+                              value, strlen(value) > 80 ? "..." : "", why);
         size_t n = strlen(value);
         if (n >= k->size)
             return acgan_fail(err, ACGAN_ERR_CONFIG, "%s: %s.%s: value is too long (%zu characters, at most %zu)", origin,
@@ -443,9 +442,9 @@ static AcganStatus config_parse_file(Config *c, const char *path, AcganError *er
 /* One "section.key=value" argument. */
 static AcganStatus config_apply_override(Config *c, const char *arg, AcganError *err)
 {
-    char origin[CONFIG_PATH_MAX + 64];
-    snprintf(origin, sizeof origin, "command line argument '%s'", arg);
+    char origin[128];
     size_t n = strlen(arg);
+    snprintf(origin, sizeof origin, "command line argument '%.80s%s'", arg, n > 80 ? "..." : "");
     char *s = acgan_malloc(n + 1);
     memcpy(s, arg, n + 1);
     AcganStatus st;
@@ -487,7 +486,14 @@ static void key_format(const Config *c, const ConfigKey *k, char *buf, size_t ca
     case KEY_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case KEY_INT64: snprintf(buf, cap, "%" PRId64, *(const int64_t *)p); break;
     case KEY_UINT64: snprintf(buf, cap, "%" PRIu64, *(const uint64_t *)p); break;
-    case KEY_FLOAT: snprintf(buf, cap, "%.9g", (double)*(const float *)p); break;
+    case KEY_FLOAT: { /* shortest "%.Ng" that reads back as the same double; %.17g always does */
+        const double v = *(const double *)p;
+        for (int digits = 1; digits <= 17; digits++) {
+            snprintf(buf, cap, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v) break; /* the conversion key_parse uses */
+        }
+        break;
+    }
     case KEY_STRING:
     case KEY_ENUM: snprintf(buf, cap, "%s", (const char *)p); break;
     }
@@ -504,8 +510,7 @@ void config_print_help(FILE *f)
         char lhs[128], want[160] = "";
         int n = snprintf(lhs, sizeof lhs, "%s.%s = %s", k->section, k->key, k->def);
         if (k->type != KEY_STRING) key_describe(k, want, sizeof want);
-        fprintf(f, "  %s%*s    %s%s%s%s\n", lhs, n < 40 ? 40 - n : 0, "", k->help, want[0] ? " (" : "", want,
-                want[0] ? ")" : "");
+        fprintf(f, "  %s%*s    %s%s%s\n", lhs, n < 40 ? 40 - n : 0, "", k->help, want[0] ? "; " : "", want);
     }
 }
 

@@ -9,9 +9,8 @@
  *   p = p + (-(lr / bc1) m) / denom   (addcdiv_ with value = -lr / bc1)
  * Element-wise arithmetic is float, with every scalar rounded to float once, as torch does.
  *
- * torch keeps lr and the betas as Python (double) numbers: 1 - b2 and b2^t are computed from the double
- * 0.999, not from float(0.999), which differ by 1.3e-5 relative. Our struct holds floats, so the step
- * recovers the decimal the caller wrote (the shortest decimal that rounds to that float) before using it.
+ * lr and the betas are doubles, as torch keeps them (Python floats): 1 - b2 and b2^t computed from
+ * float(0.999) would differ by 1.3e-5 relative.
  *
  * Buffers: m (n), v (n), zero at creation.
  */
@@ -23,23 +22,12 @@
 
 #include "acgan/common.h"
 
-/* The shortest decimal that rounds to f, as a double (0.999f -> 0.999, not 0.99900001287). */
-static double adam_decimal_of(float f)
+Adam *adam_create(size_t n, double lr, double beta1, double beta2, double eps)
 {
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
-    }
-    return (double)f;
-}
-
-Adam *adam_create(size_t n, float lr, float beta1, float beta2, float eps)
-{
-    ACGAN_ASSERT(lr >= 0.0f && isfinite(lr), "adam: lr %g must be finite and >= 0", (double)lr);
-    ACGAN_ASSERT(beta1 >= 0.0f && beta1 < 1.0f, "adam: beta1 %g outside [0, 1)", (double)beta1);
-    ACGAN_ASSERT(beta2 >= 0.0f && beta2 < 1.0f, "adam: beta2 %g outside [0, 1)", (double)beta2);
-    ACGAN_ASSERT(eps >= 0.0f && isfinite(eps), "adam: eps %g must be finite and >= 0", (double)eps);
+    ACGAN_ASSERT(lr >= 0.0 && isfinite(lr), "adam: lr %g must be finite and >= 0", lr);
+    ACGAN_ASSERT(beta1 >= 0.0 && beta1 < 1.0, "adam: beta1 %g outside [0, 1)", beta1);
+    ACGAN_ASSERT(beta2 >= 0.0 && beta2 < 1.0, "adam: beta2 %g outside [0, 1)", beta2);
+    ACGAN_ASSERT(eps >= 0.0 && isfinite(eps), "adam: eps %g must be finite and >= 0", eps);
     Adam *a = acgan_calloc(1, sizeof *a);
     a->lr = lr;
     a->beta1 = beta1;
@@ -64,8 +52,7 @@ void adam_step(Adam *a, float *params, const float *grads)
 {
     ACGAN_ASSERT(a && (a->n == 0 || (params && grads)), "adam_step: NULL arena");
     a->t += 1;
-    const double lr = adam_decimal_of(a->lr);
-    const double b1 = adam_decimal_of(a->beta1), b2 = adam_decimal_of(a->beta2);
+    const double lr = a->lr, b1 = a->beta1, b2 = a->beta2;
     const double bc1 = 1.0 - pow(b1, (double)a->t);
     const double bc2 = 1.0 - pow(b2, (double)a->t);
 
@@ -74,7 +61,7 @@ void adam_step(Adam *a, float *params, const float *grads)
     const float c2 = (float)(1.0 - b2);           /* addcmul_ value */
     const float neg_step = (float)(-(lr / bc1));  /* addcdiv_ value */
     const float bc2_sqrt = (float)sqrt(bc2);
-    const float eps = a->eps;
+    const float eps = (float)a->eps;
     const int small_w = fabsf(w1) < 0.5f;
     float *m = a->m, *v = a->v;
     for (size_t i = 0; i < a->n; i++) {

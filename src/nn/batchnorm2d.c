@@ -36,6 +36,7 @@ static void batchnorm2d_forward(Layer *l, const float *x, float *y, int n, const
 {
     BatchNormPriv *p = l->priv;
     ACGAN_ASSERT(n > 0 && n <= l->max_batch, "batchnorm2d: batch %d outside [1, %d]", n, l->max_batch);
+    ACGAN_ASSERT(ctx != NULL, "batchnorm2d: forward needs a PassCtx");
     const int C = l->in.c;
     const size_t HW = (size_t)l->in.h * l->in.w, cnt = (size_t)n * HW;
     const int train = ctx->train != 0;

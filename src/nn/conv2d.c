@@ -41,6 +41,23 @@ static void conv2d_valid_range(int kj, int stride, int pad, int w, int ow_n, int
     *hi = h;
 }
 
+/* dst[0..len) += src[0..len); unrolled so that -O2 (SLP) vectorises it. */
+static inline void conv2d_add_row(float *restrict dst, const float *restrict src, int len)
+{
+    int j = 0;
+    for (; j + 8 <= len; j += 8) {
+        dst[j + 0] += src[j + 0];
+        dst[j + 1] += src[j + 1];
+        dst[j + 2] += src[j + 2];
+        dst[j + 3] += src[j + 3];
+        dst[j + 4] += src[j + 4];
+        dst[j + 5] += src[j + 5];
+        dst[j + 6] += src[j + 6];
+        dst[j + 7] += src[j + 7];
+    }
+    for (; j < len; j++) dst[j] += src[j];
+}
+
 /* col (C*K*K, n*P) from x (n, C, H, W). Each output row is written contiguously. */
 static void conv2d_im2col(const Layer *l, const Conv2dPriv *p, const float *x, int n, float *col)
 {
@@ -98,7 +115,7 @@ static void conv2d_col2im(const Layer *l, const Conv2dPriv *p, const float *dcol
                         if (ih < 0 || ih >= H || lo >= hi) continue;
                         float *dst = dxc + (size_t)ih * W + (lo * S - PAD + kj);
                         if (S == 1) {
-                            for (int ow = lo; ow < hi; ow++) dst[ow - lo] += src[ow];
+                            conv2d_add_row(dst, src + lo, hi - lo);
                         } else {
                             for (int ow = lo; ow < hi; ow++) dst[(size_t)(ow - lo) * S] += src[ow];
                         }

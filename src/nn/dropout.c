@@ -45,6 +45,7 @@ static void dropout_forward(Layer *l, const float *x, float *y, int n, const Pas
 {
     DropoutPriv *p = l->priv;
     ACGAN_ASSERT(n > 0 && n <= l->max_batch, "dropout: batch %d outside [1, %d]", n, l->max_batch);
+    ACGAN_ASSERT(ctx != NULL, "dropout: forward needs a PassCtx");
     const size_t total = (size_t)n * shape_size(l->in);
     p->last_n = n;
     p->last_masked = ctx->train && p->p > 0.0f;

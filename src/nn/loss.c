@@ -53,8 +53,8 @@ static int row_argmax(const float *row, int k)
 
 static void check_ce_args(const float *logits, int stride, int k, const int32_t *labels, int n)
 {
-    ACGAN_ASSERT(logits && labels && n > 0 && k >= 1 && stride >= k, "cross-entropy: bad arguments (n %d, k %d, stride %d)",
-                 n, k, stride);
+    ACGAN_ASSERT(logits && labels && n > 0 && k >= 1 && stride >= k,
+                 "cross-entropy: bad arguments (n %d, k %d, stride %d)", n, k, stride);
     for (int i = 0; i < n; i++)
         ACGAN_ASSERT(labels[i] >= 0 && labels[i] < k, "cross-entropy: label %d of row %d outside [0, %d)",
                      (int)labels[i], i, k);
