@@ -10,7 +10,7 @@
  *   model_backward(m, n, 1, 1);          // dx in model_input_grad(m); param grads += into m->grads
  *
  * Arenas: params, grads (n_params floats each) and state (n_state: BatchNorm running statistics) are
- * single contiguous buffers; every layer's w/b/state is a view into them. Zeroing gradients is one
+ * contiguous buffers (grads and state share one allocation); every layer's w/b/state is a view into them. Zeroing gradients is one
  * memset, the gradient average one allreduce, a checkpoint one dataset per buffer.
  */
 #ifndef ACGAN_MODEL_H
@@ -28,7 +28,7 @@ typedef struct {
     int n_side, cap_side;
     float *params, *grads; /* (n_params) */
     size_t n_params;
-    float *state;          /* (n_state) */
+    float *state;          /* (n_state) == grads + n_params: see model_sync_buffer */
     size_t n_state;
     float **acts;  /* acts[i]: (max_batch, shape) input of layer i; acts[n_layers] = output */
     float **dacts; /* same shapes, gradients */
@@ -49,5 +49,13 @@ const float *model_forward(Model *m, int n, const PassCtx *ctx); /* returns (n, 
 /* need_input_grad=0 skips the first layer's dx; accum_params=0 leaves m->grads untouched. */
 void model_backward(Model *m, int n, int need_input_grad, int accum_params);
 void model_zero_grad(Model *m);
+/* The buffer data-parallel training averages after each backward: the gradients followed by the
+ * BatchNorm running statistics (adjacent in memory). Averaging the statistics every step keeps them
+ * identical on all ranks: each is the running average of the rank-averaged batch statistics. */
+static inline float *model_sync_buffer(Model *m, size_t *count)
+{
+    *count = m->n_params + m->n_state;
+    return m->grads;
+}
 
 #endif

@@ -229,6 +229,14 @@ static double d_losses(Acgan *a, const float *out, const int32_t *labels, int n,
     return l;
 }
 
+/* ONE collective per model per step: mean of gradients and BatchNorm running statistics over ranks. */
+static void allreduce_model(Model *m)
+{
+    size_t n;
+    float *buf = model_sync_buffer(m, &n);
+    dist_allreduce_mean(buf, n);
+}
+
 void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
                       AcganStepStats *st)
 {
@@ -248,7 +256,7 @@ void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n,
     memcpy(model_output_grad(a->g), model_input_grad(a->d), (size_t)n * px * sizeof(float));
     model_backward(a->g, n, 1, 1);
     g_backward_input(a, a->gen_labels, n);
-    dist_allreduce_mean(a->g->grads, a->g->n_params);
+    allreduce_model(a->g);
     adam_step(a->opt_g, a->g->params, a->g->grads);
 
     /* D step: the real batch, then the same generated batch, detached. Gradients add up. */
@@ -265,7 +273,7 @@ void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n,
     model_backward(a->d, n, need_dx, 1);
     if (need_dx) d_backward_embedding(a, a->gen_labels, n);
     local.d_loss = 0.25 * d_loss;
-    dist_allreduce_mean(a->d->grads, a->d->n_params);
+    allreduce_model(a->d);
     adam_step(a->opt_d, a->d->params, a->d->grads);
     if (st) *st = local;
 }

@@ -289,7 +289,10 @@ static AcganStatus key_parse(Config *c, const ConfigKey *k, const char *value, c
         return ACGAN_OK;
     }
     case KEY_FLOAT: {
+        errno = 0;
         double d = strtod(value, &end);
+        if (errno == ERANGE && end != value && *end == '\0' && fabs(d) > 1.0)
+            return fail_value(k, value, " (out of range)", origin, err);
         if (end == value || *end != '\0' || !isfinite(d)) return fail_value(k, value, "", origin, err);
         if (!in_range(k, d)) return fail_value(k, value, "", origin, err);
         *(double *)dst = d;

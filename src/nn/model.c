@@ -2,8 +2,8 @@
  *
  * Two phases. model_add checks that each layer's input shape is the previous output shape and
  * collects its parameter, state and scratch counts. model_finalize allocates, once:
- *   params, grads  (n_params)            every layer's w and b are views into these
- *   state          (n_state)             BatchNorm running statistics
+ *   params         (n_params)            every layer's w and b are views into these
+ *   grads, state   (n_params + n_state)  one buffer: gradients, then BatchNorm running statistics
  *   acts[i]        (max_batch, shape_i)  input of layer i; acts[n_layers] is the model output
  *   dacts[i]       same shapes           gradients of the loss w.r.t. acts[i]
  *   scratch        (max n_scratch)       shared by all layers (only one runs at a time)
@@ -87,8 +87,8 @@ void model_finalize(Model *m, uint64_t seed)
     m->n_params = n_params;
     m->n_state = n_state;
     m->params = acgan_calloc(n_params, sizeof(float));
-    m->grads = acgan_calloc(n_params, sizeof(float));
-    m->state = acgan_calloc(n_state, sizeof(float));
+    m->grads = acgan_calloc(n_params + n_state, sizeof(float));
+    m->state = m->grads + n_params; /* adjacent: one allreduce averages gradients and statistics */
     m->scratch = acgan_calloc(n_scratch, sizeof(float));
 
     /* Side layers (label embeddings) first: they sit before the sequence in the data flow. */
@@ -130,8 +130,7 @@ void model_free(Model *m)
     free(m->layers);
     free(m->side);
     free(m->params);
-    free(m->grads);
-    free(m->state);
+    free(m->grads); /* holds state too */
     free(m->scratch);
     free(m);
 }

@@ -192,16 +192,8 @@ static void format_eta(double sec, char *buf, size_t cap)
         snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
 }
 
-/* Every rank averages its BatchNorm running statistics, so the checkpoint holds the same on all ranks. */
-static void sync_bn_state(Acgan *a)
-{
-    dist_allreduce_mean(a->g->state, a->g->n_state);
-    dist_allreduce_mean(a->d->state, a->d->n_state);
-}
-
 static AcganStatus checkpoint_now(Acgan *a, const Config *cfg, int64_t step, int64_t epoch, AcganError *err)
 {
-    sync_bn_state(a);
     AcganStatus st = ACGAN_OK;
     if (dist_rank() == 0) {
         char path[PATH_CAP];
