@@ -34,6 +34,7 @@ typedef struct {
     AcganDisc disc;
     AcganLabelInput label_input;
     AcganAuxLoss aux_loss;
+    float dropout;       /* D's dropout probability; < 0 means the design's (0.25 conv, 0.4 mlp) */
     double lr, beta1, beta2;
     uint64_t seed;
 } AcganSpec;
@@ -72,9 +73,14 @@ const float *acgan_forward_g(Acgan *a, int n, const PassCtx *ctx);
 /* Runs D on images (n, C, H, W) with labels (used by the MLP D only); returns (n, 1 + K). */
 const float *acgan_forward_d(Acgan *a, const float *images, const int32_t *labels, int n, const PassCtx *ctx);
 
-/* One full training step on the local batch (real: (n, C, H, W) in [-1, 1]). */
+/* One full training step on the local batch (real: (n, C, H, W) in [-1, 1]): draws z and generated
+ * labels for (step, sample0), then acgan_step_with_inputs. */
 void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
                       AcganStepStats *st);
+/* The same step with a->z and a->gen_labels already set (tests compare it against PyTorch). After it,
+ * a->g->grads holds G's gradients of the G step and a->d->grads D's gradients of the D step (averaged). */
+void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
+                            AcganStepStats *st);
 /* Eval-mode generation (no dropout, running BatchNorm statistics, no state change), any n in chunks. */
 void acgan_generate(Acgan *a, const float *z, const int32_t *labels, int n, float *out);
 

@@ -25,7 +25,7 @@ AcganSpec acgan_spec_default(int n_classes, int channels, int img_size)
 {
     return (AcganSpec){.n_classes = n_classes, .channels = channels, .img_size = img_size, .latent_dim = 100,
                        .bn_eps = 0.8f, .bn_momentum = 0.1f, .disc = ACGAN_DISC_CONV,
-                       .label_input = ACGAN_LABEL_CONCAT, .aux_loss = ACGAN_AUX_LOGITS,
+                       .label_input = ACGAN_LABEL_CONCAT, .aux_loss = ACGAN_AUX_LOGITS, .dropout = -1.0f,
                        .lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999, .seed = 42};
 }
 
@@ -64,7 +64,7 @@ static Model *build_discriminator(const AcganSpec *s, int B, Layer **emb)
         for (int i = 0; i < 4; i++) {
             model_add(d, conv2d_create(d->out, widths[i], 3, 2, 1, B));
             model_add(d, leaky_relu_create(d->out, LRELU_SLOPE, B));
-            model_add(d, dropout_create(d->out, DROPOUT2D_P, 1, B));
+            model_add(d, dropout_create(d->out, s->dropout >= 0 ? s->dropout : DROPOUT2D_P, 1, B));
             if (i > 0) model_add(d, batchnorm2d_create(d->out, s->bn_eps, s->bn_momentum, B));
         }
         const int flat = (int)shape_size(d->out);
@@ -78,7 +78,7 @@ static Model *build_discriminator(const AcganSpec *s, int B, Layer **emb)
         model_add(d, leaky_relu_create(d->out, LRELU_SLOPE, B));
         for (int i = 0; i < 2; i++) {
             model_add(d, linear_create(MLP_WIDTH, MLP_WIDTH, B));
-            model_add(d, dropout_create(d->out, DROPOUT_MLP_P, 0, B));
+            model_add(d, dropout_create(d->out, s->dropout >= 0 ? s->dropout : DROPOUT_MLP_P, 0, B));
             model_add(d, leaky_relu_create(d->out, LRELU_SLOPE, B));
         }
     }
@@ -240,10 +240,16 @@ static void allreduce_model(Model *m)
 void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
                       AcganStepStats *st)
 {
+    acgan_draw_inputs(a, step, sample0, n);
+    acgan_step_with_inputs(a, real, labels, n, step, sample0, st);
+}
+
+void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
+                            AcganStepStats *st)
+{
     const uint64_t seed = a->spec.seed;
     AcganStepStats local = {0};
     PassCtx ctx = {.train = 1, .update_stats = 1, .sample0 = sample0};
-    acgan_draw_inputs(a, step, sample0, n);
 
     /* G step: D(G(z, c)) should look real and of class c. D's parameter gradients are not kept. */
     model_zero_grad(a->g);
