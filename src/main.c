@@ -7,6 +7,7 @@
 
 #include "acgan/config.h"
 #include "acgan/dist.h"
+#include "acgan/guard.h"
 #include "acgan/train.h"
 
 enum { EXIT_USAGE = 2 };
@@ -48,5 +49,6 @@ int main(int argc, char **argv)
     set_blas_threads();
     st = train_run(&cfg, &err);
     dist_finalize();
+    if (st == ACGAN_STOPPED) return ACGAN_EXIT_STOPPED;
     return st == ACGAN_OK ? 0 : 1;
 }

@@ -14,7 +14,8 @@
  *   separate heads whose weight rows are stacked).
  * Losses: g = 0.5 (BCE(D(G(z,c)), 1) + CE(aux, c));
  *         d = 0.5 [ (BCE(real, 1) + CE(aux_real, y)) / 2 + (BCE(fake, 0) + CE(aux_fake, c)) / 2 ].
- * Each update: gradients of the local batch, one allreduce-mean per model, Adam.
+ * Each update: gradients of the local batch, one allreduce-mean per model, Adam. A NaN/Inf loss or
+ * gradient on any rank is seen by all (it survives the allreduce): that update is not applied.
  */
 #ifndef ACGAN_ACGAN_H
 #define ACGAN_ACGAN_H
@@ -52,13 +53,17 @@ typedef struct {
     float *g_emb_out;    /* (max_batch, emb_dim) */
     float *d_emb_out;    /* (max_batch, K), MLP D only */
     float *g_emb_grad;   /* (max_batch, emb_dim) */
+    float *g_state0, *d_state0; /* (n_state) BatchNorm statistics at the start of the step */
 } Acgan;
+
+enum { ACGAN_NONFINITE_G = 1, ACGAN_NONFINITE_D = 2 };
 
 typedef struct {
     double g_loss, d_loss;
     double d_real, d_fake; /* mean sigmoid of D's logit on real / generated (D step) */
     double aux_correct;    /* correct class predictions on real + generated in the D step */
     double aux_total;
+    int nonfinite; /* ACGAN_NONFINITE_G/_D: that update was not applied (same on every rank) */
 } AcganStepStats;
 
 AcganSpec acgan_spec_default(int n_classes, int channels, int img_size);

@@ -37,4 +37,12 @@ AcganStatus ckpt_load(const char *path, const CkptTensor *t, int n_t, CkptMeta *
 /* Newest complete dir/step_NNNNNNN.h5 by step number; returns 0 and sets path, or -1 when none. */
 int ckpt_find_latest(const char *dir, char *path, size_t cap);
 
+#define CKPT_LIST_PATH 2048
+/* Every dir/step_<digits>.h5 (no .tmp), newest first; returns how many were stored (at most cap).
+ * Files are not opened: the caller loads or verifies them. */
+int ckpt_list(const char *dir, char (*paths)[CKPT_LIST_PATH], int cap);
+/* Opens path and reads every tensor in full (checking its checksums) and the metadata, without
+ * knowing the model: ACGAN_OK for a complete, uncorrupted checkpoint. meta may be NULL. */
+AcganStatus ckpt_verify(const char *path, CkptMeta *meta, AcganError *err);
+
 #endif

@@ -22,6 +22,8 @@ typedef enum {
     ACGAN_ERR_CKPT,    /* missing, corrupt or incompatible checkpoint */
     ACGAN_ERR_IO,      /* cannot read/write a file or directory */
     ACGAN_ERR_NOMEM,
+    ACGAN_ERR_RUNTIME, /* training went wrong: replicas diverged, non-finite values */
+    ACGAN_STOPPED,     /* not an error: stopped by SIGTERM/SIGUSR1 after writing a checkpoint */
 } AcganStatus;
 
 #define ACGAN_ERRMSG_MAX 1024

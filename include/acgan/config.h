@@ -36,6 +36,8 @@ typedef struct {
     double lr, beta1, beta2;
     uint64_t seed;
     int log_interval;
+    int check_interval; /* steps between replica hash comparisons; 0 = never */
+    char nonfinite[8];  /* stop | skip */
     /* [output] */
     char out_dir[CONFIG_PATH_MAX];
     int sample_interval;

@@ -31,6 +31,10 @@ int dist_agree(int ok, const char *msg);
 
 /* Collective: 1 when every rank passes the same value (used to compare parameter hashes). */
 int dist_all_equal_u64(uint64_t v);
+/* Collective: all[r] = v of rank r (all has dist_size() entries). */
+void dist_allgather_u64(uint64_t v, uint64_t *all);
+/* Collective: 1 when flag is nonzero on any rank. */
+int dist_any(int flag);
 
 _Noreturn void dist_abort(int code);
 

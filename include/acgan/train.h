@@ -15,10 +15,9 @@
 
 /* Fills an AcganSpec from the config and the dataset's classes and channels. */
 AcganStatus train_spec_from_config(const Config *cfg, int n_classes, int channels, AcganSpec *spec, AcganError *err);
-/* Saves/loads a complete training state. Collective for load (rank 0 reads, then broadcasts). */
+/* Saves a complete training state (rank 0; every tensor must be finite). */
 AcganStatus train_save_checkpoint(const char *path, Acgan *a, const Config *cfg, int64_t step, int64_t epoch,
                                   AcganError *err);
-AcganStatus train_load_checkpoint(const char *path, Acgan *a, int64_t *step, int64_t *epoch, AcganError *err);
 
 AcganStatus train_run(const Config *cfg, AcganError *err);
 

@@ -94,6 +94,23 @@ int dist_all_equal_u64(uint64_t v)
     return lo == hi;
 }
 
+void dist_allgather_u64(uint64_t v, uint64_t *all)
+{
+    if (!g_on || g_size == 1) {
+        all[0] = v;
+        return;
+    }
+    MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+}
+
+int dist_any(int flag)
+{
+    if (!g_on || g_size == 1) return flag != 0;
+    int v = flag != 0;
+    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return v;
+}
+
 void dist_abort(int code)
 {
     fflush(stdout);

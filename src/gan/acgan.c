@@ -4,6 +4,7 @@
  */
 #include "acgan/acgan.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,8 @@ Acgan *acgan_create(const AcganSpec *s, int max_batch)
     a->g_emb_out = acgan_calloc((size_t)max_batch * a->emb_dim, sizeof(float));
     a->g_emb_grad = acgan_calloc((size_t)max_batch * a->emb_dim, sizeof(float));
     a->d_emb_out = acgan_calloc((size_t)max_batch * s->n_classes, sizeof(float));
+    a->g_state0 = acgan_calloc(a->g->n_state, sizeof(float));
+    a->d_state0 = acgan_calloc(a->d->n_state, sizeof(float));
     return a;
 }
 
@@ -121,6 +124,8 @@ void acgan_free(Acgan *a)
     free(a->g_emb_out);
     free(a->g_emb_grad);
     free(a->d_emb_out);
+    free(a->g_state0);
+    free(a->d_state0);
     free(a);
 }
 
@@ -229,12 +234,18 @@ static double d_losses(Acgan *a, const float *out, const int32_t *labels, int n,
     return l;
 }
 
-/* ONE collective per model per step: mean of gradients and BatchNorm running statistics over ranks. */
-static void allreduce_model(Model *m)
+/* ONE collective per model per step: mean of gradients and BatchNorm running statistics over ranks.
+ * A non-finite local loss poisons the buffer, so after the collective every rank sees the same verdict.
+ * Returns 1 when the averaged buffer is finite everywhere (then the caller takes the Adam step). */
+static int allreduce_model(Model *m, double local_loss)
 {
     size_t n;
     float *buf = model_sync_buffer(m, &n);
+    if (!isfinite(local_loss)) buf[0] = NAN;
     dist_allreduce_mean(buf, n);
+    float acc = 0.0f; /* NaN or Inf anywhere makes acc NaN */
+    for (size_t i = 0; i < n; i++) acc += buf[i] * 0.0f;
+    return acc == 0.0f;
 }
 
 void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
@@ -244,12 +255,21 @@ void acgan_train_step(Acgan *a, const float *real, const int32_t *labels, int n,
     acgan_step_with_inputs(a, real, labels, n, step, sample0, st);
 }
 
+/* On a non-finite update the BatchNorm statistics go back to where the step started. */
+static void restore_state(Acgan *a)
+{
+    memcpy(a->g->state, a->g_state0, a->g->n_state * sizeof(float));
+    memcpy(a->d->state, a->d_state0, a->d->n_state * sizeof(float));
+}
+
 void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, int n, int64_t step, int64_t sample0,
                             AcganStepStats *st)
 {
     const uint64_t seed = a->spec.seed;
     AcganStepStats local = {0};
     PassCtx ctx = {.train = 1, .update_stats = 1, .sample0 = sample0};
+    memcpy(a->g_state0, a->g->state, a->g->n_state * sizeof(float));
+    memcpy(a->d_state0, a->d->state, a->d->n_state * sizeof(float));
 
     /* G step: D(G(z, c)) should look real and of class c. D's parameter gradients are not kept. */
     model_zero_grad(a->g);
@@ -262,8 +282,10 @@ void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, 
     memcpy(model_output_grad(a->g), model_input_grad(a->d), (size_t)n * px * sizeof(float));
     model_backward(a->g, n, 1, 1);
     g_backward_input(a, a->gen_labels, n);
-    allreduce_model(a->g);
-    adam_step(a->opt_g, a->g->params, a->g->grads);
+    if (allreduce_model(a->g, local.g_loss))
+        adam_step(a->opt_g, a->g->params, a->g->grads);
+    else
+        local.nonfinite |= ACGAN_NONFINITE_G;
 
     /* D step: the real batch, then the same generated batch, detached. Gradients add up. */
     model_zero_grad(a->d);
@@ -279,8 +301,11 @@ void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, 
     model_backward(a->d, n, need_dx, 1);
     if (need_dx) d_backward_embedding(a, a->gen_labels, n);
     local.d_loss = 0.25 * d_loss;
-    allreduce_model(a->d);
-    adam_step(a->opt_d, a->d->params, a->d->grads);
+    if (allreduce_model(a->d, local.d_loss))
+        adam_step(a->opt_d, a->d->params, a->d->grads);
+    else
+        local.nonfinite |= ACGAN_NONFINITE_D;
+    if (local.nonfinite) restore_state(a);
     if (st) *st = local;
 }
 

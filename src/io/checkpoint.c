@@ -377,25 +377,106 @@ static long long ckpt_parse_step(const char *name)
     return step;
 }
 
-int ckpt_find_latest(const char *dir, char *path, size_t cap)
+static int ckpt_cmp_desc(const void *a, const void *b)
+{
+    const char *x = a, *y = b;
+    long long sx = ckpt_parse_step(x), sy = ckpt_parse_step(y);
+    if (sx != sy) return sx < sy ? 1 : -1;
+    return -strcmp(x, y);
+}
+
+int ckpt_list(const char *dir, char (*paths)[CKPT_LIST_PATH], int cap)
 {
     DIR *d = opendir(dir);
-    if (!d) return -1;
-    char best[256] = "";
-    long long best_step = -1;
+    if (!d) return 0;
+    int n = 0, n_alloc = 16;
+    char (*names)[256] = malloc((size_t)n_alloc * sizeof *names);
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        long long step = ckpt_parse_step(e->d_name);
-        if (step < 0 || strlen(e->d_name) >= sizeof best) continue;
-        if (step > best_step || (step == best_step && strcmp(e->d_name, best) > 0)) {
-            best_step = step;
-            snprintf(best, sizeof best, "%s", e->d_name);
+    while (names && (e = readdir(d)) != NULL) {
+        if (ckpt_parse_step(e->d_name) < 0 || strlen(e->d_name) >= 256) continue;
+        if (n == n_alloc) {
+            n_alloc *= 2;
+            char (*grown)[256] = realloc(names, (size_t)n_alloc * sizeof *names);
+            if (!grown) break;
+            names = grown;
         }
+        snprintf(names[n++], 256, "%s", e->d_name);
     }
     closedir(d);
-    if (best_step < 0) return -1;
+    if (!names) return 0;
+    qsort(names, (size_t)n, sizeof *names, ckpt_cmp_desc);
     size_t dl = strlen(dir);
     const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
-    int len = snprintf(path, cap, "%s%s%s", dir, sep, best);
+    int out = 0;
+    for (int i = 0; i < n && out < cap; i++) {
+        int len = snprintf(paths[out], CKPT_LIST_PATH, "%s%s%s", dir, sep, names[i]);
+        if (len > 0 && len < CKPT_LIST_PATH) out++;
+    }
+    free(names);
+    return out;
+}
+
+int ckpt_find_latest(const char *dir, char *path, size_t cap)
+{
+    char best[1][CKPT_LIST_PATH];
+    if (ckpt_list(dir, best, 1) < 1) return -1;
+    int len = snprintf(path, cap, "%s", best[0]);
     return len < 0 || (size_t)len >= cap ? -1 : 0;
+}
+
+/* ckpt_verify: read every float dataset in full, so HDF5 checks each chunk's Fletcher32 checksum. */
+typedef struct {
+    const char *path;
+    AcganError *err;
+    AcganStatus st;
+    int n_tensors;
+} CkptVerify;
+
+static herr_t ckpt_verify_visit(hid_t root, const char *name, const H5L_info_t *info, void *data)
+{
+    CkptVerify *v = data;
+    (void)info;
+    if (strcmp(name, "config") == 0) return 0;
+    hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+    int is_dataset = obj >= 0 && H5Iget_type(obj) == H5I_DATASET;
+    if (obj >= 0) H5Oclose(obj);
+    if (!is_dataset) return 0;
+    hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
+    hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    float *buf = n >= 0 ? malloc((size_t)(n > 0 ? n : 1) * sizeof(float)) : NULL;
+    herr_t rc = buf ? H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : -1;
+    free(buf);
+    h5_close_id(space);
+    h5_close_id(ds);
+    if (rc < 0) {
+        v->st = acgan_fail(v->err, ACGAN_ERR_CKPT, "checkpoint %s: tensor '%s' cannot be read (corrupt or truncated file)",
+                           v->path, name);
+        return 1;
+    }
+    v->n_tensors++;
+    return 0;
+}
+
+AcganStatus ckpt_verify(const char *path, CkptMeta *meta, AcganError *err)
+{
+    H5Quiet q;
+    h5_quiet_begin(&q);
+    hid_t fapl = h5_fapl();
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    h5_close_id(fapl);
+    CkptVerify v = {path, err, ACGAN_OK, 0};
+    CkptMeta m = {0};
+    if (file < 0) {
+        v.st = acgan_fail(err, ACGAN_ERR_CKPT, "checkpoint %s: cannot open as HDF5 (missing, truncated or not a checkpoint)", path);
+    } else if ((v.st = ckpt_load_meta(file, path, &m, err)) == ACGAN_OK) {
+        if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, ckpt_verify_visit, &v) < 0 && v.st == ACGAN_OK)
+            v.st = acgan_fail(err, ACGAN_ERR_CKPT, "checkpoint %s: cannot list its contents", path);
+        if (v.st == ACGAN_OK && v.n_tensors == 0)
+            v.st = acgan_fail(err, ACGAN_ERR_CKPT, "checkpoint %s: holds no tensors", path);
+    }
+    h5_close_id(file);
+    h5_quiet_end(&q);
+    if (v.st == ACGAN_OK && meta) *meta = m;
+    return v.st;
 }

@@ -81,6 +81,10 @@ static const ConfigKey g_keys[] = {
      .help = "random seed (weights, noise, labels, shuffling)"},
     {"train", "log_interval", KEY_INT, FIELD(log_interval), .def = "50", AT_LEAST(1),
      .help = "steps between log lines and metrics.csv rows"},
+    {"train", "check_interval", KEY_INT, FIELD(check_interval), .def = "100", AT_LEAST(0),
+     .help = "steps between comparisons of a hash of every rank's parameters; 0 = never"},
+    {"train", "nonfinite", KEY_ENUM, FIELD(nonfinite), .def = "stop", .choices = "stop|skip",
+     .help = "a NaN/Inf loss or gradient on any rank: stop the job, or skip that update"},
 
     {"output", "dir", KEY_STRING, FIELD(out_dir), .def = "runs/fashion",
      .help = "output directory (metrics.csv, samples/, checkpoints/)"},

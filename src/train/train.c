@@ -17,6 +17,7 @@
 #include "acgan/checkpoint.h"
 #include "acgan/dataset.h"
 #include "acgan/dist.h"
+#include "acgan/guard.h"
 #include "acgan/image.h"
 #include "acgan/metrics.h"
 #include "acgan/rng.h"
@@ -61,6 +62,11 @@ AcganStatus train_save_checkpoint(const char *path, Acgan *a, const Config *cfg,
 {
     CkptTensor t[8];
     int n = state_tensors(a, t);
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < t[i].count; j++)
+            if (!isfinite(t[i].data[j]))
+                return acgan_fail(err, ACGAN_ERR_RUNTIME, "not writing %s: tensor '%s' holds a NaN or Inf at index %zu",
+                                  path, t[i].name, j);
     CkptMeta meta = {.step = step, .epoch = epoch, .adam_t_g = a->opt_g->t, .adam_t_d = a->opt_d->t,
                      .seed = a->spec.seed, .world_size = dist_size()};
     size_t need = config_to_ini(cfg, NULL, 0) + 1;
@@ -69,23 +75,6 @@ AcganStatus train_save_checkpoint(const char *path, Acgan *a, const Config *cfg,
     AcganStatus st = ckpt_save(path, t, n, &meta, ini, err);
     free(ini);
     return st;
-}
-
-AcganStatus train_load_checkpoint(const char *path, Acgan *a, int64_t *step, int64_t *epoch, AcganError *err)
-{
-    CkptTensor t[8];
-    int n = state_tensors(a, t);
-    CkptMeta meta = {0};
-    AcganStatus st = ACGAN_OK;
-    if (dist_rank() == 0) st = ckpt_load(path, t, n, &meta, NULL, 0, err);
-    if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
-    dist_bcast(&meta, sizeof meta, 0);
-    a->opt_g->t = meta.adam_t_g;
-    a->opt_d->t = meta.adam_t_d;
-    acgan_broadcast(a);
-    *step = meta.step;
-    *epoch = meta.epoch;
-    return ACGAN_OK;
 }
 
 static int mkdir_p(const char *path)
@@ -120,24 +109,58 @@ static AcganStatus prepare_output(const Config *cfg, AcganError *err)
     return ACGAN_OK;
 }
 
-/* The checkpoint to resume from: "" for a fresh start. Rank 0 decides; all ranks learn the answer. */
-static AcganStatus resume_path(const Config *cfg, char *path, size_t cap, AcganError *err)
+/* Rank 0 picks and loads the checkpoint to resume from (auto: the newest one that loads, skipping
+ * corrupt ones with a warning; a path: that file or an error); then every rank receives the state.
+ * Without a checkpoint, rank 0's fresh weights are broadcast. */
+static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganError *err)
 {
+    enum { MAX_TRIED = 64 };
+    CkptTensor t[8];
+    const int nt = state_tensors(a, t);
+    CkptMeta meta = {0};
     AcganStatus st = ACGAN_OK;
-    path[0] = 0;
-    if (dist_rank() == 0) {
+    int loaded = 0;
+    char used[PATH_CAP] = "";
+    if (dist_rank() == 0 && strcmp(cfg->resume, "never") != 0) {
         if (strcmp(cfg->resume, "auto") == 0) {
             char dir[PATH_CAP];
             snprintf(dir, sizeof dir, "%s/checkpoints", cfg->out_dir);
-            if (ckpt_find_latest(dir, path, cap) != 0) path[0] = 0;
-        } else if (strcmp(cfg->resume, "never") != 0) {
-            snprintf(path, cap, "%s", cfg->resume);
-            if (access(path, R_OK) != 0)
-                st = acgan_fail(err, ACGAN_ERR_CKPT, "output.resume: cannot read checkpoint '%s': %s", path, strerror(errno));
+            char(*paths)[CKPT_LIST_PATH] = acgan_malloc(MAX_TRIED * sizeof *paths);
+            int n = ckpt_list(dir, paths, MAX_TRIED);
+            for (int i = 0; i < n && !loaded; i++) {
+                AcganError e2 = {0};
+                if (ckpt_load(paths[i], t, nt, &meta, NULL, 0, &e2) == ACGAN_OK) {
+                    loaded = 1;
+                    snprintf(used, sizeof used, "%s", paths[i]);
+                } else {
+                    fprintf(stderr, "acgan_mpi: warning: skipping checkpoint: %s\n", e2.msg);
+                }
+            }
+            if (n > 0 && !loaded)
+                st = acgan_fail(err, ACGAN_ERR_CKPT, "none of the %d checkpoints in %s could be loaded (see the warnings "
+                                "above); set output.resume=never to start over, or give a checkpoint path", n, dir);
+            free(paths);
+        } else {
+            st = ckpt_load(cfg->resume, t, nt, &meta, NULL, 0, err);
+            loaded = st == ACGAN_OK;
+            snprintf(used, sizeof used, "%s", cfg->resume);
         }
     }
     if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
-    dist_bcast(path, cap, 0);
+    dist_bcast(&loaded, sizeof loaded, 0);
+    if (loaded) {
+        dist_bcast(&meta, sizeof meta, 0);
+        a->opt_g->t = meta.adam_t_g;
+        a->opt_d->t = meta.adam_t_d;
+        *step = meta.step;
+        if (dist_rank() == 0) {
+            printf("resumed from %s at step %lld (epoch %lld)\n", used, (long long)meta.step, (long long)meta.epoch);
+            if (meta.world_size != dist_size())
+                printf("the checkpoint was written by %d ranks, this run has %d: data re-sharded, step, epoch and "
+                       "optimizer state carried over\n", (int)meta.world_size, dist_size());
+        }
+    }
+    acgan_broadcast(a); /* identical replicas, whatever rank 0 holds */
     return ACGAN_OK;
 }
 
@@ -241,21 +264,15 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
     }
     Acgan *a = acgan_create(&spec, B);
 
-    char ckpt[PATH_CAP];
     int64_t step = 0, epoch = 0;
-    st = resume_path(cfg, ckpt, sizeof ckpt, err);
-    if (st == ACGAN_OK && ckpt[0]) {
-        st = train_load_checkpoint(ckpt, a, &step, &epoch, err);
-        if (st == ACGAN_OK && rank == 0) printf("resumed from %s at step %lld (epoch %lld)\n", ckpt, (long long)step, (long long)epoch);
-    } else if (st == ACGAN_OK) {
-        acgan_broadcast(a); /* identical replicas from the start */
-    }
+    st = resume_run(cfg, a, &step, err);
     if (st != ACGAN_OK) {
         acgan_free(a);
         dataset_free(&ds);
         return st;
     }
 
+    guard_install_signals();
     int64_t total = (int64_t)cfg->epochs * steps_per_epoch;
     if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
 
@@ -294,9 +311,23 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
         }
         const int64_t pos = step % steps_per_epoch;
         dataset_batch(&ds, perm + pos * B, B, real, labels);
+        const GuardFault fault = guard_fault(step);
+        if (fault == GUARD_FAULT_NAN) real[0] = NAN;
         AcganStepStats ss;
         acgan_train_step(a, real, labels, B, step, (int64_t)rank * B, &ss);
+        if (fault == GUARD_FAULT_DRIFT) a->g->params[0] += 1e-3f;
         step++;
+        if (ss.nonfinite) { /* the same verdict on every rank: it came through the allreduce */
+            const char *which = ss.nonfinite == 3 ? "G and D" : ss.nonfinite == 1 ? "G" : "D";
+            if (strcmp(cfg->nonfinite, "skip") != 0) {
+                st = acgan_fail(err, ACGAN_ERR_RUNTIME, "step %lld: NaN or Inf in the %s loss or gradients on some rank; "
+                                "stopped without writing a checkpoint (train.nonfinite=skip would skip such updates)",
+                                (long long)step, which);
+                dist_agree(0, rank == 0 ? err->msg : "");
+                break;
+            }
+            if (rank == 0) printf("step %lld: NaN or Inf in the %s update: skipped\n", (long long)step, which);
+        }
         double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
         for (int i = 0; i < 7; i++) sums[i] += v[i];
 
@@ -326,8 +357,17 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
             AcganStatus s2 = rank == 0 ? write_samples(a, cfg, step, err) : ACGAN_OK;
             if (!dist_agree(s2 == ACGAN_OK, err->msg)) st = s2 != ACGAN_OK ? s2 : ACGAN_ERR_IO;
         }
+        if (st == ACGAN_OK && cfg->check_interval > 0 && step % cfg->check_interval == 0) {
+            st = guard_check_replicas(a, step, err);
+            if (st != ACGAN_OK) dist_agree(0, rank == 0 ? err->msg : "");
+        }
         if (st == ACGAN_OK && ((cfg->checkpoint_interval > 0 && step % cfg->checkpoint_interval == 0) || step == total))
             st = checkpoint_now(a, cfg, step, step / steps_per_epoch, err);
+        if (st == ACGAN_OK && step < total && guard_stop_requested()) {
+            if (rank == 0) printf("stop signal received: checkpointing at step %lld and exiting\n", (long long)step);
+            st = checkpoint_now(a, cfg, step, step / steps_per_epoch, err);
+            if (st == ACGAN_OK) st = ACGAN_STOPPED;
+        }
     }
     if (rank == 0 && st == ACGAN_OK)
         printf("done: %lld steps. samples in %s/samples, metrics in %s/metrics.csv, checkpoints in %s/checkpoints\n",
