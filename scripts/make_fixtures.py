@@ -26,7 +26,8 @@ Fixture layout (float32 unless noted; n = batch):
                M/params_after   (P) after both Adam steps
                M/bn_state, M/bn_state_after  per BatchNorm in sequence order: running_mean[C], running_var[C]
                M/arena_names (fixed-length strings), M/arena_counts (int64): the arena's tensors in order
-               M/named/<torch name>  each parameter before the step in its torch shape, for reading
+               M/named/<torch name>  each parameter before the step in its torch shape, for reading (a
+                                     virtual dataset: a view of its slice of M/params)
   outputs      fake (n, C, H, W); d_out_gstep, d_out_real, d_out_fake (n, 1 + K): column 0 the adversarial
                logit, 1..K the class logits; g_loss, d_loss (float64 scalars holding the float32 values)
 
@@ -58,7 +59,8 @@ VARIANTS = {
     "conv32": dict(K=10, C=1, S=32, L=8, disc="conv", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=1),
     "mlp32": dict(K=10, C=1, S=32, L=8, disc="mlp", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=2),
     "conv28": dict(K=10, C=1, S=28, L=8, disc="conv", label="concat", aux="logits", n=5, eps=1e-3, mom=0.1, seed=3),
-    "conv64rgb": dict(K=10, C=3, S=64, L=6, disc="conv", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=4),
+    # multiply keeps G's first Linear at latent x 128*16*16 rather than (latent + K) x 128*16*16
+    "conv64rgb": dict(K=10, C=3, S=64, L=6, disc="conv", label="multiply", aux="logits", n=4, eps=0.8, mom=0.1, seed=4),
     "k7_multiply_softmax": dict(K=7, C=1, S=32, L=8, disc="conv", label="multiply", aux="softmax_then_ce", n=6,
                                 eps=0.8, mom=0.25, seed=5),
 }
@@ -259,7 +261,9 @@ def run_step(v, dtype):
         r[key + "/params"] = flat(model.arena(), "data")
         r[key + "/bn_state"] = bn_state(bns)
         r[key + "/layout"] = arena_layout(model.arena())
-        r[key + "/named"] = [(n, p.detach().to(torch.float32).numpy()) for n, p in model.named_parameters()]
+        names = {id(p): n for n, p in model.named_parameters()}
+        r[key + "/named"] = [[(names[id(x)], tuple(x.shape)) for x in (t if isinstance(t, tuple) else (t,))]
+                             for _, t in model.arena()]
     oG = torch.optim.Adam(G.parameters(), lr=LR, betas=(BETA1, BETA2), eps=ADAM_EPS)
     oD = torch.optim.Adam(D.parameters(), lr=LR, betas=(BETA1, BETA2), eps=ADAM_EPS)
     n = v["n"]
@@ -353,8 +357,17 @@ def write_fixture(path, v, r):
             names, counts = r[key + "/layout"]
             f.create_dataset(key + "/arena_names", data=np.array([s.encode() for s in names], dtype="S48"))
             f.create_dataset(key + "/arena_counts", data=np.array(counts, np.int64))
-            for tn, t in r[key + "/named"]:
-                put(f, f"{key}/named/{tn}", t)
+            # The named tensors are views of M/params (HDF5 virtual datasets): readable, and free.
+            src = h5py.VirtualSource(".", f"{key}/params", shape=r[key + "/params"].shape)
+            off = 0
+            for parts in r[key + "/named"]:
+                for tn, shape in parts:
+                    c = int(np.prod(shape))
+                    lay = h5py.VirtualLayout(shape=shape, dtype=np.float32)
+                    lay[...] = src[off:off + c]
+                    f.create_virtual_dataset(f"{key}/named/{tn}", lay)
+                    off += c
+            assert off == r[key + "/params"].size
         for k in ("fake", "d_out_gstep", "d_out_real", "d_out_fake"):
             put(f, k, r[k])
         f.create_dataset("g_loss", data=np.float64(r["g_loss"]))

@@ -42,7 +42,9 @@ int ckpt_find_latest(const char *dir, char *path, size_t cap);
  * Files are not opened: the caller loads or verifies them. */
 int ckpt_list(const char *dir, char (*paths)[CKPT_LIST_PATH], int cap);
 /* Opens path and reads every tensor in full (checking its checksums) and the metadata, without
- * knowing the model: ACGAN_OK for a complete, uncorrupted checkpoint. meta may be NULL. */
-AcganStatus ckpt_verify(const char *path, CkptMeta *meta, AcganError *err);
+ * knowing the model: ACGAN_OK for a complete, uncorrupted checkpoint. hash (may be NULL) receives a
+ * 64-bit hash of every tensor's name and bits and of the metadata: equal hashes = identical states.
+ * meta may be NULL. */
+AcganStatus ckpt_verify(const char *path, CkptMeta *meta, uint64_t *hash, AcganError *err);
 
 #endif

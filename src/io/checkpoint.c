@@ -430,7 +430,15 @@ typedef struct {
     AcganError *err;
     AcganStatus st;
     int n_tensors;
+    uint64_t hash; /* over tensor names and contents, in name order */
 } CkptVerify;
+
+static uint64_t ckpt_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
 
 static herr_t ckpt_verify_visit(hid_t root, const char *name, const H5L_info_t *info, void *data)
 {
@@ -446,6 +454,10 @@ static herr_t ckpt_verify_visit(hid_t root, const char *name, const H5L_info_t *
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     float *buf = n >= 0 ? malloc((size_t)(n > 0 ? n : 1) * sizeof(float)) : NULL;
     herr_t rc = buf ? H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : -1;
+    if (rc >= 0) {
+        v->hash = ckpt_hash_bytes(v->hash, name, strlen(name) + 1);
+        v->hash = ckpt_hash_bytes(v->hash, buf, (size_t)n * sizeof(float));
+    }
     free(buf);
     h5_close_id(space);
     h5_close_id(ds);
@@ -458,14 +470,14 @@ static herr_t ckpt_verify_visit(hid_t root, const char *name, const H5L_info_t *
     return 0;
 }
 
-AcganStatus ckpt_verify(const char *path, CkptMeta *meta, AcganError *err)
+AcganStatus ckpt_verify(const char *path, CkptMeta *meta, uint64_t *hash, AcganError *err)
 {
     H5Quiet q;
     h5_quiet_begin(&q);
     hid_t fapl = h5_fapl();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     h5_close_id(fapl);
-    CkptVerify v = {path, err, ACGAN_OK, 0};
+    CkptVerify v = {path, err, ACGAN_OK, 0, 0xCBF29CE484222325ull};
     CkptMeta m = {0};
     if (file < 0) {
         v.st = acgan_fail(err, ACGAN_ERR_CKPT, "checkpoint %s: cannot open as HDF5 (missing, truncated or not a checkpoint)", path);
@@ -478,5 +490,9 @@ AcganStatus ckpt_verify(const char *path, CkptMeta *meta, AcganError *err)
     h5_close_id(file);
     h5_quiet_end(&q);
     if (v.st == ACGAN_OK && meta) *meta = m;
+    if (v.st == ACGAN_OK && hash) { /* the training state: not world_size, which may change on resume */
+        const int64_t fields[5] = {m.step, m.epoch, m.adam_t_g, m.adam_t_d, (int64_t)m.seed};
+        *hash = ckpt_hash_bytes(v.hash, fields, sizeof fields);
+    }
     return v.st;
 }

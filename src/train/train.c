@@ -235,6 +235,9 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
     err->msg[0] = 0;
     if (cfg->batch_size % world != 0)
         st = acgan_fail(err, ACGAN_ERR_CONFIG, "train.batch_size = %d is not divisible by the %d ranks", cfg->batch_size, world);
+    else if (cfg->batch_size / world < 2)
+        st = acgan_fail(err, ACGAN_ERR_CONFIG, "train.batch_size = %d gives %d sample per rank on %d ranks; BatchNorm needs "
+                        "at least 2 per rank", cfg->batch_size, cfg->batch_size / world, world);
     if (!dist_agree(st == ACGAN_OK, rank == 0 ? err->msg : "")) return ACGAN_ERR_CONFIG;
     const int B = cfg->batch_size / world;
 
