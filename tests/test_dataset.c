@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -101,6 +103,38 @@ START_TEST(test_shards_cover_all_ranks)
         }
         ck_assert_int_eq(next, N);
     }
+    rm_dir(dir);
+}
+END_TEST
+
+/* A file held open for writing by another process cannot be locked: the message names the remedy. */
+START_TEST(test_locked_file_names_env_var)
+{
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir("lock"));
+    join(path, sizeof path, dir, "locked.h5");
+    write_reference(path, 0, N, H, NC);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) { /* the writer: holds the file open read-write until killed */
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        char c = f >= 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1) _exit(1);
+        sleep(30);
+        _exit(0);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    Dataset d;
+    AcganError err = {0};
+    AcganStatus st = dataset_open_shard(&d, path, 0, 1, &err);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_eq(st, ACGAN_ERR_DATA);
+    ck_assert_msg(strstr(err.msg, "HDF5_USE_FILE_LOCKING") && strstr(err.msg, "locked.h5"), "message: %s", err.msg);
     rm_dir(dir);
 }
 END_TEST
@@ -500,6 +534,7 @@ static Suite *dataset_suite(void)
     TCase *tc = tcase_create("hdf5");
     tcase_add_test(tc, test_shards_cover_all_ranks);
     tcase_add_test(tc, test_shards_span_files);
+    tcase_add_test(tc, test_locked_file_names_env_var);
     tcase_add_test(tc, test_files_must_agree);
     tcase_add_test(tc, test_malformed_files);
     tcase_add_test(tc, test_label_error_names_global_index);

@@ -269,6 +269,7 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
 
     int64_t step = 0, epoch = 0;
     st = resume_run(cfg, a, &step, err);
+    if (st == ACGAN_OK && (st = guard_check_replicas(a, step, err)) != ACGAN_OK) dist_agree(0, rank == 0 ? err->msg : "");
     if (st != ACGAN_OK) {
         acgan_free(a);
         dataset_free(&ds);
