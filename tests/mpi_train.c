@@ -28,23 +28,9 @@ static uint64_t hash_floats(const float *p, size_t n)
     return h;
 }
 
-/* A tiny synthetic dataset: class k images are bright in row band k. */
 static void make_dataset(const char *path, int n, int size, int classes)
 {
-    if (dist_rank() == 0) {
-        uint8_t *img = malloc((size_t)n * size * size);
-        int32_t *lab = malloc((size_t)n * sizeof(int32_t));
-        Rng r = rng_make(rng_key(5, 6, 7, 8));
-        for (int i = 0; i < n; i++) {
-            lab[i] = i % classes;
-            for (int p = 0; p < size * size; p++)
-                img[(size_t)i * size * size + p] = (uint8_t)((p / size) % classes == lab[i] ? 200 + rng_below(&r, 55) : rng_below(&r, 40));
-        }
-        AcganError err;
-        ck_assert_int_eq(dataset_write(path, img, lab, n, 1, size, size, classes, NULL, &err), ACGAN_OK);
-        free(img);
-        free(lab);
-    }
+    if (dist_rank() == 0) ck_assert_int_eq(test_write_synthetic_dataset(path, n, size, classes), ACGAN_OK);
     dist_barrier();
 }
 

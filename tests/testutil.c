@@ -9,12 +9,32 @@
 #include <unistd.h>
 
 #include "acgan/common.h"
+#include "acgan/dataset.h"
 #include "acgan/rng.h"
 
 void test_fill_uniform(float *buf, size_t n, float lo, float hi, uint64_t seed)
 {
     Rng r = rng_make(rng_key(seed, 99, 0, 0));
     for (size_t i = 0; i < n; i++) buf[i] = lo + (hi - lo) * rng_uniform(&r);
+}
+
+int test_write_synthetic_dataset(const char *path, int n, int size, int classes)
+{
+    uint8_t *img = acgan_malloc((size_t)n * size * size);
+    int32_t *lab = acgan_malloc((size_t)n * sizeof(int32_t));
+    Rng r = rng_make(rng_key(5, 6, 7, 8));
+    for (int i = 0; i < n; i++) {
+        lab[i] = i % classes;
+        for (int p = 0; p < size * size; p++)
+            img[(size_t)i * size * size + p] =
+                (uint8_t)((p / size) % classes == lab[i] ? 200 + rng_below(&r, 55) : rng_below(&r, 40));
+    }
+    AcganError err;
+    int rc = dataset_write(path, img, lab, n, 1, size, size, classes, NULL, &err);
+    if (rc != ACGAN_OK) fprintf(stderr, "%s\n", err.msg);
+    free(img);
+    free(lab);
+    return rc;
 }
 
 const char *test_tmpdir(const char *tag)

@@ -14,6 +14,9 @@
 
 /* Fills buf with values uniform in [lo, hi) from a fixed seed. */
 void test_fill_uniform(float *buf, size_t n, float lo, float hi, uint64_t seed);
+/* Writes a synthetic dataset (n images of 1 x size x size, labels i % classes; class k is bright in the rows
+ * where row % classes == k, so classes are learnable). Returns ACGAN_OK or prints the error. */
+int test_write_synthetic_dataset(const char *path, int n, int size, int classes);
 /* Makes and returns a fresh empty directory /tmp/acgan_test_<tag>_<pid>_<k> (static buffer). */
 const char *test_tmpdir(const char *tag);
 /* Max over i of |a-b| / max(1, |a|, |b|). */

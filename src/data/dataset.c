@@ -22,48 +22,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acgan/h5util.h"
+
 #define DATASET_PATH_MAX 4096
-#define DATASET_LOCK_HINT                                                                                  \
-    " (if the file is on a filesystem without locking or open elsewhere for writing, try "             \
-    "HDF5_USE_FILE_LOCKING=FALSE)"
 
-/* HDF5's error printer, saved while it is switched off. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} H5Quiet;
-
-static void h5_quiet_begin(H5Quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_quiet_end(const H5Quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
-
-static void h5_close_id(hid_t id)
-{
-    if (id < 0) return;
-    switch (H5Iget_type(id)) {
-    case H5I_FILE: H5Fclose(id); break;
-    case H5I_DATASET: H5Dclose(id); break;
-    case H5I_DATASPACE: H5Sclose(id); break;
-    case H5I_DATATYPE: H5Tclose(id); break;
-    case H5I_ATTR: H5Aclose(id); break;
-    case H5I_GENPROP_LST: H5Pclose(id); break;
-    default: break;
-    }
-}
-
-/* File access properties: tolerate filesystems where locking is disabled (HDF5 >= 1.10.7). */
-static hid_t h5_fapl(void)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-    if (fapl >= 0) H5Pset_file_locking(fapl, 1, 1);
-#endif
-    return fapl;
-}
 
 /* "uint8", "float32", "string", ... for messages. */
 static const char *h5_type_name(hid_t type, char *buf, size_t cap)
@@ -93,7 +55,7 @@ static AcganStatus h5_open_read(const char *path, hid_t *out, AcganError *err)
     *out = H5Fopen(path, H5F_ACC_RDONLY, fapl < 0 ? H5P_DEFAULT : fapl);
     h5_close_id(fapl);
     if (*out < 0)
-        return acgan_fail(err, ACGAN_ERR_DATA, "%s: cannot open HDF5 file (corrupt or truncated?)" DATASET_LOCK_HINT,
+        return acgan_fail(err, ACGAN_ERR_DATA, "%s: cannot open HDF5 file (corrupt or truncated?)" H5_LOCK_HINT,
                           path);
     return ACGAN_OK;
 }

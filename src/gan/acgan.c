@@ -279,7 +279,10 @@ void acgan_step_with_inputs(Acgan *a, const float *real, const int32_t *labels, 
     local.g_loss = 0.5 * d_losses(a, out, a->gen_labels, n, 1.0f, 0.5f, NULL, 0);
     model_backward(a->d, n, 1, 0);
     const size_t px = (size_t)a->spec.channels * a->spec.img_size * a->spec.img_size;
-    memcpy(model_output_grad(a->g), model_input_grad(a->d), (size_t)n * px * sizeof(float));
+    /* D's input rows are (px) for the conv D but (px + K) for the MLP D: take the image part of each row. */
+    const size_t d_in = shape_size(a->d->in);
+    for (int i = 0; i < n; i++)
+        memcpy(model_output_grad(a->g) + (size_t)i * px, model_input_grad(a->d) + (size_t)i * d_in, px * sizeof(float));
     model_backward(a->g, n, 1, 1);
     g_backward_input(a, a->gen_labels, n);
     if (allreduce_model(a->g, local.g_loss))

@@ -22,50 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acgan/h5util.h"
+
 #define CKPT_FORMAT_VERSION 1
 #define CKPT_PATH_MAX 4096
 #define CKPT_CHUNK_FLOATS 262144 /* 1 MiB chunks: one checksum per chunk */
-#define CKPT_LOCK_HINT                                                                                     \
-    " (if the file is on a filesystem without locking or open elsewhere for writing, try "             \
-    "HDF5_USE_FILE_LOCKING=FALSE)"
 
-/* HDF5's error printer, saved while it is switched off. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} H5Quiet;
-
-static void h5_quiet_begin(H5Quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_quiet_end(const H5Quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
-
-static void h5_close_id(hid_t id)
-{
-    if (id < 0) return;
-    switch (H5Iget_type(id)) {
-    case H5I_FILE: H5Fclose(id); break;
-    case H5I_DATASET: H5Dclose(id); break;
-    case H5I_DATASPACE: H5Sclose(id); break;
-    case H5I_DATATYPE: H5Tclose(id); break;
-    case H5I_ATTR: H5Aclose(id); break;
-    case H5I_GENPROP_LST: H5Pclose(id); break;
-    default: break;
-    }
-}
-
-/* File access properties: tolerate filesystems where locking is disabled (HDF5 >= 1.10.7). */
-static hid_t h5_fapl(void)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-    if (fapl >= 0) H5Pset_file_locking(fapl, 1, 1);
-#endif
-    return fapl;
-}
 
 /* Error-stack walker: sets *found when an entry mentions a checksum failure. */
 static herr_t ckpt_walk_checksum(unsigned n, const H5E_error2_t *e, void *found)
@@ -333,7 +295,7 @@ AcganStatus ckpt_load(const char *path, const CkptTensor *t, int n_t, CkptMeta *
     if (file < 0) {
         h5_quiet_end(&quiet);
         return acgan_fail(err, ACGAN_ERR_CKPT,
-                          "checkpoint %s: cannot open as HDF5 (truncated or corrupt file?)" CKPT_LOCK_HINT, path);
+                          "checkpoint %s: cannot open as HDF5 (truncated or corrupt file?)" H5_LOCK_HINT, path);
     }
     CkptMeta m = {0};
     size_t total = 0;
