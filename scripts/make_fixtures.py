@@ -22,8 +22,10 @@ Fixture layout (float32 unless noted; n = batch):
                (fixed-length strings); lr, beta1, beta2, adam_eps, dropout (float64); seed, torch_version.
   inputs       z (n, latent), gen_labels (n) int32, real (n, C, H, W) in [-1, 1], real_labels (n) int32
   M = G, D:    M/params         (P) BEFORE the step, in the C arena order (below)
-               M/grads          (P) G: gradients of the G step; D: gradients of the D step (real + fake)
-               M/params_after   (P) after both Adam steps
+               M/grads          (P) G: gradients of the G step; D: gradients of the D step (real + fake),
+                                    rounded to 16 significant bits (below)
+               M/delta_after    (P) the Adam update: params after both Adam steps minus M/params, taken in
+                                    float64 from torch's float32 values, rounded to 16 significant bits
                M/bn_state, M/bn_state_after  per BatchNorm in sequence order: running_mean[C], running_var[C]
                M/arena_names (fixed-length strings), M/arena_counts (int64): the arena's tensors in order
                M/named/<torch name>  each parameter before the step in its torch shape, for reading (a
@@ -39,6 +41,15 @@ Parameters, inputs and running statistics are drawn from a seeded torch.Generato
 exact in bfloat16 (8 significant bits): still generic numbers, exactly representable in float32, and
 they let gzip shrink the files. The script also reruns each step in float64 and prints how far torch's
 own float32 results are from it (the rounding floor any float32 implementation can be held to).
+
+Size: the gradients and the Adam update are stored rounded to nearest at 16 significant bits (the low 8
+mantissa bits of the float32 are zero), a relative error <= 2^-16 ~ 1.5e-5: far inside the 1e-3 gradient
+tolerance, and for the update (|delta| <= ~lr = 2e-4) an absolute error <= ~2e-9, far inside the 1e-5
+tolerance (the parameters after the step are stored as that update rather than as float32 values whose
+low bits are all information; the test compares the C model's update, after - before, with it). Every
+dataset HDF5 can chunk (all but the scalar losses and empty arrays) has the shuffle + gzip filters. The
+MLP variant is 16x16 (fc1 is (256 + K) x 512 rather than (1024 + K) x 512): the same code path, and the
+convolutional variants keep their shapes.
 """
 import argparse
 import os
@@ -57,7 +68,7 @@ LR, BETA1, BETA2, ADAM_EPS = 2e-4, 0.5, 0.999, 1e-8
 # name: classes, channels, img_size, latent, disc, label_input, aux_loss, batch, bn_eps, bn_momentum, seed
 VARIANTS = {
     "conv32": dict(K=10, C=1, S=32, L=8, disc="conv", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=1),
-    "mlp32": dict(K=10, C=1, S=32, L=8, disc="mlp", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=2),
+    "mlp16": dict(K=10, C=1, S=16, L=8, disc="mlp", label="concat", aux="logits", n=4, eps=0.8, mom=0.1, seed=2),
     "conv28": dict(K=10, C=1, S=28, L=8, disc="conv", label="concat", aux="logits", n=5, eps=1e-3, mom=0.1, seed=3),
     # multiply keeps G's first Linear at latent x 128*16*16 rather than (latent + K) x 128*16*16
     "conv64rgb": dict(K=10, C=3, S=64, L=6, disc="conv", label="multiply", aux="logits", n=4, eps=0.8, mom=0.1, seed=4),
@@ -199,6 +210,17 @@ def bn_state(bns):
     return torch.cat([torch.cat((b.running_mean, b.running_var)) for b in bns]).to(torch.float32).numpy()
 
 
+def round_sig(x, bits=16):
+    """Rounds to nearest (ties to even) at `bits` significant bits, returned as float32 (exact for bits <= 24
+    and values in float32's normal range); with bits = 16 the low 8 mantissa bits come out zero."""
+    x = np.asarray(x, np.float64)
+    m, e = np.frexp(x)  # x = m 2^e, 0.5 <= |m| < 1
+    r = np.ldexp(np.round(m * 2.0 ** bits) / 2.0 ** bits, e)
+    out = r.astype(np.float32)
+    assert np.array_equal(out.astype(np.float64), r), "round_sig: value outside float32's normal range"
+    return out
+
+
 def bf16(t):
     """Rounds to the nearest bfloat16 value (8 significant bits), kept as float32."""
     return t.to(torch.bfloat16).to(torch.float32)
@@ -291,6 +313,10 @@ def run_step(v, dtype):
     for key, model, bns in (("G", G, G.bn_list()), ("D", D, D.bn_list())):
         r[key + "/params_after"] = flat(model.arena(), "data")
         r[key + "/bn_state_after"] = bn_state(bns)
+        # The update as float64 differences of the float32 values (exact: the two are close), stored rounded.
+        r[key + "/delta_exact"] = r[key + "/params_after"].astype(np.float64) - r[key + "/params"].astype(np.float64)
+        r[key + "/delta_after"] = round_sig(r[key + "/delta_exact"])
+        r[key + "/grads_stored"] = round_sig(r[key + "/grads"])
     f32 = lambda t: t.detach().to(torch.float32).numpy()
     r.update({"fake": f32(fake), "d_out_gstep": f32(out_g), "d_out_real": f32(out_r), "d_out_fake": f32(out_f),
               "g_loss": float(g_loss), "d_loss": float(d_loss)})
@@ -323,12 +349,24 @@ def report_f64(name, r32, r64):
     print(f"  {name}: torch float32 vs float64: outputs {out:.1e}, losses "
           f"{abs(r32['g_loss'] / r64['g_loss'] - 1):.1e}/{abs(r32['d_loss'] / r64['d_loss'] - 1):.1e}, "
           f"worst gradient tensor {worst_grad:.1e} (relative norm), params after {dp:.1e} (max abs)")
+    # What storing at 16 significant bits costs, against the float32 / exact-difference values.
+    gr = max(np.max(np.abs(r32[k + "/grads_stored"].astype(np.float64) - r32[k + "/grads"]) /
+                    np.maximum(np.abs(r32[k + "/grads"].astype(np.float64)), 1e-300)) for k in ("G", "D"))
+    gn = max(rel_norm(r32[k + "/grads_stored"][o:o + c], r32[k + "/grads"][o:o + c])
+             for k in ("G", "D") for o, c in zip(np.cumsum([0] + r32[k + "/layout"][1][:-1]), r32[k + "/layout"][1]))
+    da = max(np.abs(r32[k + "/delta_after"] - r32[k + "/delta_exact"]).max() for k in ("G", "D"))
+    dm = max(np.abs(r32[k + "/delta_exact"]).max() for k in ("G", "D"))
+    print(f"  {name}: stored at 16 bits: gradients max relative error {gr:.1e} (worst tensor {gn:.1e} relative "
+          f"norm), Adam update max abs error {da:.1e} (max |update| {dm:.1e})")
 
 
 def put(f, name, data, dtype=np.float32):
+    """Every dataset with shuffle + gzip, except what HDF5 cannot chunk (scalars, empty arrays)."""
     data = np.asarray(data, dtype)
-    if data.size > 256:
-        f.create_dataset(name, data=data, compression="gzip", compression_opts=9, shuffle=True)
+    if data.ndim and data.size:
+        # Few, large chunks (the readers read whole datasets): less chunk-index overhead, better compression.
+        chunks = (min(data.shape[0], max(1, (1 << 20) // max(1, data[:1].nbytes))),) + data.shape[1:]
+        f.create_dataset(name, data=data, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True)
     else:
         f.create_dataset(name, data=data)
 
@@ -336,7 +374,8 @@ def put(f, name, data, dtype=np.float32):
 def write_fixture(path, v, r):
     z, gl, real, y = r["inputs"]
     tmp = path + ".tmp"
-    with h5py.File(tmp, "w") as f:
+    # HDF5 1.10 file format (the virtual datasets need a 1.10 reader anyway): more compact object headers.
+    with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
         for k, a in (("n_classes", "K"), ("channels", "C"), ("img_size", "S"), ("latent_dim", "L"), ("batch", "n")):
             f.attrs[k] = np.int32(v[a])
         f.attrs["bn_eps"] = np.float32(v["eps"])
@@ -352,11 +391,14 @@ def write_fixture(path, v, r):
         put(f, "real", real.numpy())
         put(f, "real_labels", y.numpy(), np.int32)
         for key in ("G", "D"):
-            for part in ("params", "grads", "params_after", "bn_state", "bn_state_after"):
-                put(f, f"{key}/{part}", r[f"{key}/{part}"])
+            put(f, f"{key}/params", r[f"{key}/params"])
+            put(f, f"{key}/grads", r[f"{key}/grads_stored"])
+            put(f, f"{key}/delta_after", r[f"{key}/delta_after"])
+            put(f, f"{key}/bn_state", r[f"{key}/bn_state"])
+            put(f, f"{key}/bn_state_after", r[f"{key}/bn_state_after"])
             names, counts = r[key + "/layout"]
-            f.create_dataset(key + "/arena_names", data=np.array([s.encode() for s in names], dtype="S48"))
-            f.create_dataset(key + "/arena_counts", data=np.array(counts, np.int64))
+            put(f, key + "/arena_names", [s.encode() for s in names], "S48")
+            put(f, key + "/arena_counts", counts, np.int64)
             # The named tensors are views of M/params (HDF5 virtual datasets): readable, and free.
             src = h5py.VirtualSource(".", f"{key}/params", shape=r[key + "/params"].shape)
             off = 0
@@ -370,8 +412,8 @@ def write_fixture(path, v, r):
             assert off == r[key + "/params"].size
         for k in ("fake", "d_out_gstep", "d_out_real", "d_out_fake"):
             put(f, k, r[k])
-        f.create_dataset("g_loss", data=np.float64(r["g_loss"]))
-        f.create_dataset("d_loss", data=np.float64(r["d_loss"]))
+        put(f, "g_loss", r["g_loss"], np.float64)
+        put(f, "d_loss", r["d_loss"], np.float64)
     os.replace(tmp, path)
 
 
