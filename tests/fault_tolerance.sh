@@ -73,7 +73,8 @@ check "drifted replica stops the job" "[ $rc -ne 0 ] && grep -q 'diverged at ste
 for kind in exit crash; do
   start=$(date +%s); ACGAN_TEST_FAULT=$kind:1:3 run 2 dead_$kind train.max_steps=1000; rc=$?; took=$(( $(date +%s) - start ))
   check "rank 1 $kind: nonzero exit within 30 s (took ${took}s)" "[ $rc -ne 0 ] && [ $took -lt 30 ]" "$T/dead_$kind.log"
-  check "rank 1 $kind: the message names the rank" "grep -qi 'rank 1\|rank \[\[.*,1\]\]\|process rank 1' $T/dead_$kind.log" "$T/dead_$kind.log"
+  check "rank 1 $kind: mpirun's message names the rank" \
+    "grep -Eq 'Process name: \[\[[0-9]+,[0-9]+\],1\]|process rank 1 ' $T/dead_$kind.log" "$T/dead_$kind.log"
 done
 
 # NaN on one rank: detected collectively; stop without writing a non-finite checkpoint, or skip.
