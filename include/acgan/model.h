@@ -33,6 +33,8 @@ typedef struct {
     float **acts;  /* acts[i]: (max_batch, shape) input of layer i; acts[n_layers] = output */
     float **dacts; /* same shapes, gradients */
     float *scratch; /* (max over layers of n_scratch) */
+    double *layer_seconds; /* NULL, or (2*n_layers) caller-owned: forward, backward seconds of layer i at
+                              [2i], [2i+1], accumulated by model_forward/model_backward (benchmarks) */
     int finalized;
 } Model;
 

@@ -13,12 +13,19 @@
  * float(0.999) would differ by 1.3e-5 relative.
  *
  * Buffers: m (n), v (n), zero at creation.
+ *
+ * On x86-64 the loop runs 4 elements at a time with SSE (sqrtps and divps are correctly rounded like
+ * sqrtf and /, and the operations are the same, in the same order, so results are bit-identical); -O2
+ * cannot vectorise the scalar loop itself because sqrtf may set errno.
  */
 #include "acgan/adam.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "acgan/common.h"
 
@@ -64,7 +71,27 @@ void adam_step(Adam *a, float *params, const float *grads)
     const float eps = (float)a->eps;
     const int small_w = fabsf(w1) < 0.5f;
     float *m = a->m, *v = a->v;
-    for (size_t i = 0; i < a->n; i++) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    {
+        const __m128 vw1 = _mm_set1_ps(w1), vomw1 = _mm_set1_ps(1.0f - w1), vb2 = _mm_set1_ps(beta2);
+        const __m128 vc2 = _mm_set1_ps(c2), vstep = _mm_set1_ps(neg_step), vbc2 = _mm_set1_ps(bc2_sqrt);
+        const __m128 veps = _mm_set1_ps(eps);
+        for (; i + 4 <= a->n; i += 4) {
+            const __m128 g = _mm_loadu_ps(grads + i), mi = _mm_loadu_ps(m + i);
+            const __m128 d = _mm_sub_ps(g, mi);
+            const __m128 mn = small_w ? _mm_add_ps(mi, _mm_mul_ps(vw1, d)) : _mm_sub_ps(g, _mm_mul_ps(d, vomw1));
+            __m128 vn = _mm_mul_ps(_mm_loadu_ps(v + i), vb2);
+            vn = _mm_add_ps(vn, _mm_mul_ps(_mm_mul_ps(vc2, g), g));
+            const __m128 denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vn), vbc2), veps);
+            const __m128 pn = _mm_add_ps(_mm_loadu_ps(params + i), _mm_div_ps(_mm_mul_ps(vstep, mn), denom));
+            _mm_storeu_ps(m + i, mn);
+            _mm_storeu_ps(v + i, vn);
+            _mm_storeu_ps(params + i, pn);
+        }
+    }
+#endif
+    for (; i < a->n; i++) {
         const float g = grads[i];
         /* torch's lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w) */
         m[i] = small_w ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);

@@ -32,4 +32,15 @@ int conv2d_direct_slots(int OH, int OW, int Wp, Conv2dSlot *s);
 void conv2d_direct_image(const float *xpad, int C, size_t plane, int Wp, int K, const float *w, int OC,
                          const Conv2dSlot *slots, int nslots, float *y, size_t P, const float *bias);
 
+/* Weight gradient of one image, transposed: dwt (CKK, OC) += sum_p X[j][p] dyt[p][oc], where
+ * X[j][p] = xpad[joff[j] + oh*Wp + ow] is the im2col matrix read in place (joff[j] = c*plane + ki*Wp + kj
+ * for j = (c, ki, kj)), p = oh*OW + ow, and dyt (P, OC) is dy of the image transposed. */
+void conv2d_direct_dweight(const float *xpad, const int32_t *joff, int CKK, int Wp, int OH, int OW,
+                           const float *dyt, int OC, float *dwt);
+
+/* The same gradient for few output channels, vectorised over pixels instead: dwv (OC, CKK, 16) +=
+ * per-lane partial sums (the caller adds the 16 lanes), with slots the forward's output vectors. */
+void conv2d_direct_dweight_small(const float *xpad, int C, size_t plane, int Wp, int K, const Conv2dSlot *slots,
+                                 int nslots, const float *dy, int OC, size_t P, float *dwv);
+
 #endif

@@ -30,15 +30,25 @@ typedef struct {
     int last_masked;    /* 1 if the last forward applied the mask, 0 if it was the identity */
 } DropoutPriv;
 
+/* y[0..len) = x[0..len) * m, in blocks of 8 that -O2 vectorises. */
+static void dropout_scale(const float *restrict x, float *restrict y, size_t len, float m)
+{
+    size_t j = 0;
+    for (; j + 8 <= len; j += 8)
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; u++) y[j + u] = x[j + u] * m;
+    for (; j < len; j++) y[j] = x[j] * m;
+}
+
 /* y = x * mask * scale with each mask entry covering `plane` consecutive values. */
 static void dropout_apply(const DropoutPriv *p, const float *x, float *y, size_t count)
 {
-    for (size_t u = 0; u < count; u++) {
-        const float m = p->mask[u] * p->scale;
-        const float *xs = x + u * p->plane;
-        float *ys = y + u * p->plane;
-        for (size_t j = 0; j < p->plane; j++) ys[j] = xs[j] * m;
+    if (p->plane == 1) {
+        for (size_t u = 0; u < count; u++) y[u] = x[u] * (p->mask[u] * p->scale);
+        return;
     }
+    for (size_t u = 0; u < count; u++)
+        dropout_scale(x + u * p->plane, y + u * p->plane, p->plane, p->mask[u] * p->scale);
 }
 
 static void dropout_forward(Layer *l, const float *x, float *y, int n, const PassCtx *ctx)

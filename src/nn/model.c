@@ -145,7 +145,9 @@ const float *model_forward(Model *m, int n, const PassCtx *ctx)
                  m->max_batch);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
+        const double t = m->layer_seconds ? acgan_now() : 0.0;
         l->ops->forward(l, m->acts[i], m->acts[i + 1], n, ctx);
+        if (m->layer_seconds) m->layer_seconds[2 * i] += acgan_now() - t;
     }
     return m->acts[m->n_layers];
 }
@@ -156,7 +158,9 @@ void model_backward(Model *m, int n, int need_input_grad, int accum_params)
     for (int i = m->n_layers - 1; i >= 0; i--) {
         Layer *l = m->layers[i];
         float *dx = (i > 0 || need_input_grad) ? m->dacts[i] : NULL;
+        const double t = m->layer_seconds ? acgan_now() : 0.0;
         l->ops->backward(l, m->acts[i], m->acts[i + 1], m->dacts[i + 1], dx, n, accum_params);
+        if (m->layer_seconds) m->layer_seconds[2 * i + 1] += acgan_now() - t;
     }
 }
 
