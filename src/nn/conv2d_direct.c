@@ -25,6 +25,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
 #include <immintrin.h>
+#include <stdlib.h>
 
 #define DIRECT_TARGET __attribute__((target("avx512f,fma")))
 #define TILE_OC 8 /* output channels per tile */
@@ -34,6 +35,8 @@
 
 int conv2d_direct_available(void)
 {
+    const char *env = getenv("ACGAN_CONV_DIRECT"); /* "0": always the im2col + GEMM path (tests, debugging) */
+    if (env && env[0] == '0') return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
 }
