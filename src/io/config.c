@@ -59,7 +59,7 @@ static const ConfigKey g_keys[] = {
     {"model", "img_size", KEY_INT, FIELD(img_size), .def = "32", AT_LEAST(8), AT_MOST(1024), .multiple = 4,
      .help = "image height and width (the generator upsamples twice from img_size/4)"},
     {"model", "bn_eps", KEY_FLOAT, FIELD(bn_eps), .def = "0.8", ABOVE(0),
-     .help = "BatchNorm epsilon (0.8 matches the PyTorch-GAN reference, which passes 0.8 in the eps slot)"},
+     .help = "epsilon of the BatchNorm layers after convolutions (the design's 0.8 is deliberate; G's first BatchNorm keeps 1e-5)"},
     {"model", "bn_momentum", KEY_FLOAT, FIELD(bn_momentum), .def = "0.1", AT_LEAST(0), AT_MOST(1),
      .help = "BatchNorm running-statistics momentum, PyTorch convention: running = (1-m)*running + m*batch"},
     {"model", "discriminator", KEY_ENUM, FIELD(discriminator), .def = "conv", .choices = "conv|mlp",
