@@ -11,7 +11,13 @@
 
 static volatile sig_atomic_t g_signal = 0; /* the last stop signal received, 0 if none */
 
-static void on_stop_signal(int sig) { g_signal = sig; }
+/* The first signal asks for a checkpoint at the next step boundary; a second one, while that is still
+ * pending, ends the process at once (the way out of a step that takes too long). */
+static void on_stop_signal(int sig)
+{
+    if (g_signal) _exit(128 + sig);
+    g_signal = sig;
+}
 
 void guard_install_signals(void)
 {

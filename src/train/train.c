@@ -177,24 +177,27 @@ static void shuffle_epoch(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch
     }
 }
 
-/* Rank 0: eval-mode grid, row i all class i, the same noise for the whole run. */
+/* Rank 0: eval-mode grid, row r all one class (class r when K <= SAMPLE_GRID_MAX, else classes spread
+ * evenly over [0, K)), column j the same noise in every row and for the whole run. */
+#define SAMPLE_GRID_MAX 16
 static AcganStatus write_samples(Acgan *a, const Config *cfg, int64_t step, AcganError *err)
 {
     const AcganSpec *s = &a->spec;
-    const int K = s->n_classes, n = K * K, L = s->latent_dim;
+    const int K = s->n_classes, L = s->latent_dim;
+    const int R = K < SAMPLE_GRID_MAX ? K : SAMPLE_GRID_MAX, C = R, n = R * C;
     float *z = acgan_malloc((size_t)n * L * sizeof(float));
     int32_t *labels = acgan_malloc((size_t)n * sizeof(int32_t));
     const size_t px = (size_t)s->channels * s->img_size * s->img_size;
     float *imgs = acgan_malloc((size_t)n * px * sizeof(float));
     for (int i = 0; i < n; i++) {
-        Rng r = rng_make(rng_key(s->seed, RNG_STREAM_SAMPLES, 0, (uint64_t)(i % K)));
+        Rng r = rng_make(rng_key(s->seed, RNG_STREAM_SAMPLES, 0, (uint64_t)(i % C)));
         for (int j = 0; j < L; j++) z[(size_t)i * L + j] = rng_normal(&r);
-        labels[i] = i / K;
+        labels[i] = (int32_t)((int64_t)(i / C) * K / R);
     }
     acgan_generate(a, z, labels, n, imgs);
-    const int pad = 2, W = image_grid_width(s->img_size, K, pad), H = image_grid_height(s->img_size, K, pad);
+    const int pad = 2, W = image_grid_width(s->img_size, C, pad), H = image_grid_height(s->img_size, R, pad);
     uint8_t *grid = acgan_malloc((size_t)W * H * s->channels);
-    image_grid(imgs, s->channels, s->img_size, s->img_size, K, K, pad, grid);
+    image_grid(imgs, s->channels, s->img_size, s->img_size, R, C, pad, grid);
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/samples/step_%07lld.png", cfg->out_dir, (long long)step);
     AcganStatus st = png_write(path, grid, W, H, s->channels, err);
