@@ -111,6 +111,19 @@ check "dataset too small for the batch: clear error" "[ $rc -ne 0 ] && grep -q '
 run 4 tinybatch train.batch_size=4; rc=$?
 check "one sample per rank: clear error (BatchNorm)" "[ $rc -ne 0 ] && grep -q 'at least 2 per rank' $T/tinybatch.log" "$T/tinybatch.log"
 
+# One run directory, one job: a second job is refused while the first runs; a fresh start (resume=never)
+# refuses a directory that already holds a run.
+timeout 120 mpirun -np 1 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/locked" train.max_steps=100000 \
+  output.checkpoint_interval=0 output.sample_interval=0 >"$T/locked_first.log" 2>&1 &
+first=$!
+for _ in $(seq 50); do grep -q '^step' "$T/locked_first.log" 2>/dev/null && break; sleep 0.2; done
+run 1 locked train.max_steps=2; rc=$?
+kill -TERM $first 2>/dev/null; wait $first 2>/dev/null
+check "a second job on a run directory in use is refused" "[ $rc -ne 0 ] && grep -q 'in use by another acgan_mpi job' $T/locked.log" "$T/locked.log"
+run 1 fresh train.max_steps=4
+run 1 fresh train.max_steps=8 output.resume=never; rc=$?
+check "resume=never on a directory holding a run is refused" "[ $rc -ne 0 ] && grep -q 'already holds a run' $T/fresh.log && [ ! -f $(ck fresh 8) ]" "$T/fresh.log"
+
 # kill -9 at random moments with a checkpoint every step: every checkpoint left behind loads.
 for i in $(seq 1 20); do {
   timeout 60 mpirun -np 2 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/kill" train.max_steps=100000 \

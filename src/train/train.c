@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,8 +93,11 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-/* Rank 0 creates OUT, OUT/samples, OUT/checkpoints and proves it can write there. */
-static AcganStatus prepare_output(const Config *cfg, AcganError *err)
+/* Rank 0 creates OUT, OUT/samples, OUT/checkpoints and takes OUT/.lock (flock, released when the
+ * process ends, even by a crash) so that two jobs never write one run directory. A fresh start
+ * (output.resume=never) refuses a directory that already holds checkpoints: the runs would mix.
+ * Returns the lock's descriptor in *lock_fd. */
+static AcganStatus prepare_output(const Config *cfg, int *lock_fd, AcganError *err)
 {
     const char *sub[3] = {"", "/samples", "/checkpoints"};
     char path[PATH_CAP];
@@ -101,11 +106,34 @@ static AcganStatus prepare_output(const Config *cfg, AcganError *err)
         if (mkdir_p(path) != 0)
             return acgan_fail(err, ACGAN_ERR_IO, "output.dir: cannot create directory '%s': %s", path, strerror(errno));
     }
-    snprintf(path, sizeof path, "%s/.write_test", cfg->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fclose(f) != 0)
+    snprintf(path, sizeof path, "%s/.lock", cfg->out_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
         return acgan_fail(err, ACGAN_ERR_IO, "output.dir: directory '%s' is not writable: %s", cfg->out_dir, strerror(errno));
-    remove(path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t got = read(fd, pid, sizeof pid - 1);
+        pid[got > 0 ? got : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        return acgan_fail(err, ACGAN_ERR_IO, "output.dir '%s' is in use by another acgan_mpi job (pid %s on its node); wait "
+                          "for it to finish or choose another output.dir", cfg->out_dir, pid[0] ? pid : "unknown");
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)len) != len) {
+        close(fd);
+        return acgan_fail(err, ACGAN_ERR_IO, "output.dir: cannot write '%s': %s", path, strerror(errno));
+    }
+    *lock_fd = fd;
+    if (strcmp(cfg->resume, "never") == 0) {
+        char dir[PATH_CAP], one[1][CKPT_LIST_PATH];
+        snprintf(dir, sizeof dir, "%s/checkpoints", cfg->out_dir);
+        if (ckpt_list(dir, one, 1) > 0)
+            return acgan_fail(err, ACGAN_ERR_CONFIG, "output.resume = never, but output.dir '%s' already holds a run (%s); "
+                              "a new run there would mix with it: choose another output.dir or remove the old run",
+                              cfg->out_dir, one[0]);
+    }
     return ACGAN_OK;
 }
 
@@ -231,6 +259,8 @@ static AcganStatus checkpoint_now(Acgan *a, const Config *cfg, int64_t step, int
     return ACGAN_OK;
 }
 
+static AcganStatus train_run_locked(const Config *cfg, AcganError *err);
+
 AcganStatus train_run(const Config *cfg, AcganError *err)
 {
     const int rank = dist_rank(), world = dist_size();
@@ -242,13 +272,37 @@ AcganStatus train_run(const Config *cfg, AcganError *err)
         st = acgan_fail(err, ACGAN_ERR_CONFIG, "train.batch_size = %d gives %d sample per rank on %d ranks; BatchNorm needs "
                         "at least 2 per rank", cfg->batch_size, cfg->batch_size / world, world);
     if (!dist_agree(st == ACGAN_OK, rank == 0 ? err->msg : "")) return ACGAN_ERR_CONFIG;
+
+    int lock_fd = -1; /* rank 0: held until train_run returns */
+    if (rank == 0) st = prepare_output(cfg, &lock_fd, err);
+    if (!dist_agree(st == ACGAN_OK, err->msg)) {
+        if (lock_fd >= 0) close(lock_fd);
+        return st != ACGAN_OK ? st : ACGAN_ERR_IO;
+    }
+    st = train_run_locked(cfg, err);
+    if (lock_fd >= 0) close(lock_fd);
+    return st;
+}
+
+static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
+{
+    const int rank = dist_rank(), world = dist_size();
     const int B = cfg->batch_size / world;
-
-    if (rank == 0) st = prepare_output(cfg, err);
-    if (!dist_agree(st == ACGAN_OK, err->msg)) return ACGAN_ERR_IO;
-
+    AcganStatus st = ACGAN_OK;
     Dataset ds = {0};
     st = dataset_open_shard(&ds, cfg->data_train, rank, world, err);
+    if (st != ACGAN_OK) {
+        static const char key[] = "data.train: "; /* name the key the paths came from */
+        const size_t pre = sizeof key - 1;
+        size_t len = strlen(err->msg);
+        if (len + pre >= sizeof err->msg) len = sizeof err->msg - pre - 1;
+        memmove(err->msg + pre, err->msg, len);
+        memcpy(err->msg, key, pre);
+        err->msg[pre + len] = 0;
+    }
+    if (st == ACGAN_OK && ds.c != 1 && ds.c != 3)
+        st = acgan_fail(err, ACGAN_ERR_DATA, "%s: images have %d channels; expected 1 (grayscale) or 3 (RGB)",
+                        cfg->data_train, ds.c);
     if (st == ACGAN_OK && (ds.h != cfg->img_size || ds.w != cfg->img_size))
         st = acgan_fail(err, ACGAN_ERR_DATA, "%s: images are %dx%d but model.img_size = %d (convert with --size %d or set model.img_size)",
                         cfg->data_train, ds.h, ds.w, cfg->img_size, cfg->img_size);
