@@ -42,17 +42,28 @@ void acgan_assert_fail(const char *file, int line, const char *cond, const char 
     abort();
 }
 
+/* Out of memory is an environment limit, not a bug: say so plainly, then end the whole job. */
+static _Noreturn void out_of_memory(size_t bytes)
+{
+    fprintf(stderr, "acgan_mpi: rank %d: out of memory: cannot allocate %.2f GiB (reduce train.batch_size or "
+            "model.img_size, or use more ranks)\n", g_rank, (double)bytes / (1024.0 * 1024.0 * 1024.0));
+    fflush(stderr);
+    if (g_abort_fn) g_abort_fn(1);
+    exit(1);
+}
+
 void *acgan_malloc(size_t bytes)
 {
     void *p = malloc(bytes ? bytes : 1);
-    ACGAN_ASSERT(p != NULL, "out of memory allocating %zu bytes", bytes);
+    if (!p) out_of_memory(bytes);
     return p;
 }
 
 void *acgan_calloc(size_t count, size_t size)
 {
+    if (size && count > SIZE_MAX / size) out_of_memory(SIZE_MAX);
     void *p = calloc(count ? count : 1, size ? size : 1);
-    ACGAN_ASSERT(p != NULL, "out of memory allocating %zu x %zu bytes", count, size);
+    if (!p) out_of_memory(count * size);
     return p;
 }
 

@@ -25,6 +25,7 @@
 #include "acgan/rng.h"
 
 #define PATH_CAP 2048
+#define MAX_SKIPPED_IN_A_ROW 10 /* train.nonfinite = skip: more consecutive non-finite updates stop the run */
 
 AcganStatus train_spec_from_config(const Config *cfg, int n_classes, int channels, AcganSpec *spec, AcganError *err)
 {
@@ -353,6 +354,9 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
         dataset_free(&ds);
         return ACGAN_ERR_IO;
     }
+    if (rank == 0 && step >= total)
+        printf("nothing to do: the run is at step %lld and ends at step %lld (raise train.max_steps or train.epochs "
+               "to go on)\n", (long long)step, (long long)total);
     fflush(stdout);
 
     const size_t px = (size_t)ds.c * ds.h * ds.w;
@@ -360,6 +364,7 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
     float *real = acgan_malloc((size_t)B * px * sizeof(float));
     int32_t *labels = acgan_malloc((size_t)B * sizeof(int32_t));
     int64_t perm_epoch = -1;
+    int skipped_in_a_row = 0; /* train.nonfinite = skip */
     double sums[7] = {0}; /* g_loss, d_loss, d_real, d_fake, aux_correct, aux_total, steps */
     double t_log = acgan_now(), t_start = t_log;
     int64_t step_log = step, step_start = step;
@@ -387,7 +392,15 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
                 dist_agree(0, rank == 0 ? err->msg : "");
                 break;
             }
+            if (++skipped_in_a_row > MAX_SKIPPED_IN_A_ROW) {
+                st = acgan_fail(err, ACGAN_ERR_RUNTIME, "step %lld: %d updates in a row had NaN or Inf values; the run has "
+                                "diverged (lower train.lr?); stopping", (long long)step, skipped_in_a_row);
+                dist_agree(0, rank == 0 ? err->msg : "");
+                break;
+            }
             if (rank == 0) printf("step %lld: NaN or Inf in the %s update: skipped\n", (long long)step, which);
+        } else {
+            skipped_in_a_row = 0;
         }
         double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
         for (int i = 0; i < 7; i++) sums[i] += v[i];
