@@ -65,6 +65,11 @@ run 2 reshard train.max_steps=8; run 1 reshard train.max_steps=12; rc=$?
 check "resume np=2 -> np=1 works" "[ $rc -eq 0 ] && [ -f $(ck reshard 12) ]" "$T/reshard.log"
 check "resume with other rank count is logged" "grep -q 're-sharded' $T/reshard.log" "$T/reshard.log"
 
+# Resuming with other settings: one warning naming the changed keys (routine ones like max_steps are not).
+run 1 changed train.max_steps=4; run 1 changed train.max_steps=6 train.lr=0.001
+check "resume with a changed config warns, naming the key" \
+  "grep -q 'differs from the checkpoint.*train.lr = 0.001 (was 0.0002)' $T/changed.log && ! grep -q 'max_steps = 6 (was' $T/changed.log" "$T/changed.log"
+
 # Replica drift is detected and names the rank and step.
 ACGAN_TEST_FAULT=drift:1:3 run 2 drift train.max_steps=8; rc=$?
 check "drifted replica stops the job" "[ $rc -ne 0 ] && grep -q 'diverged at step 4.*rank 1 differ' $T/drift.log" "$T/drift.log"

@@ -138,6 +138,53 @@ static AcganStatus prepare_output(const Config *cfg, int *lock_fd, AcganError *e
     return ACGAN_OK;
 }
 
+/* Prints one warning listing the keys whose value differs from the configuration stored in the checkpoint
+ * (both are config_to_ini text: "[section]" lines, then "key = value" lines). */
+static void warn_config_changes(const Config *cfg, const char *saved)
+{
+    size_t need = config_to_ini(cfg, NULL, 0) + 1;
+    char *now = acgan_malloc(need);
+    config_to_ini(cfg, now, need);
+    char changes[2048] = "";
+    size_t len = 0;
+    char sec_now[64] = "", line[1200];
+    for (const char *p = now; *p;) {
+        size_t n = strcspn(p, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
+        p += n + (p[n] == '\n');
+        if (line[0] == '[') {
+            snprintf(sec_now, sizeof sec_now, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
+            continue;
+        }
+        const char *eq = strstr(line, " = ");
+        if (!eq) continue;
+        /* find the same key in the same section of the saved text */
+        char sec_old[64] = "", old_value[1200] = "\x01";
+        const size_t klen = (size_t)(eq - line);
+        for (const char *q = saved; *q;) {
+            size_t m = strcspn(q, "\n");
+            if (q[0] == '[')
+                snprintf(sec_old, sizeof sec_old, "%.*s", (int)strcspn(q + 1, "]"), q + 1);
+            else if (strcmp(sec_old, sec_now) == 0 && m > klen + 3 && strncmp(q, line, klen + 3) == 0)
+                snprintf(old_value, sizeof old_value, "%.*s", (int)(m - klen - 3), q + klen + 3);
+            q += m + (q[m] == '\n');
+        }
+        static const char *routine = /* keys that a resumed run is expected to change */
+            " train.max_steps train.epochs train.log_interval train.check_interval output.sample_interval "
+            "output.checkpoint_interval output.resume ";
+        char full[128];
+        snprintf(full, sizeof full, " %s.%.*s ", sec_now, (int)(klen < 60 ? klen : 60), line);
+        if (strstr(routine, full)) continue;
+        if (old_value[0] != '\x01' && strcmp(old_value, eq + 3) != 0 && len < sizeof changes - 200)
+            len += (size_t)snprintf(changes + len, sizeof changes - len, "%s %s.%.*s = %s (was %.60s)", len ? "," : "",
+                                    sec_now, (int)klen, line, eq + 3, old_value);
+    }
+    if (len && strcmp(cfg->resume, "never") != 0)
+        fprintf(stderr, "acgan_mpi: warning: resuming with a configuration that differs from the checkpoint's:%s\n",
+                changes);
+    free(now);
+}
+
 /* Rank 0 picks and loads the checkpoint to resume from (auto: the newest one that loads, skipping
  * corrupt ones with a warning; a path: that file or an error); then every rank receives the state.
  * Without a checkpoint, rank 0's fresh weights are broadcast. */
@@ -149,6 +196,8 @@ static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganE
     CkptMeta meta = {0};
     AcganStatus st = ACGAN_OK;
     int loaded = 0;
+    enum { INI_CAP = 16384 };
+    char *saved_ini = acgan_calloc(INI_CAP, 1); /* the configuration stored in the checkpoint */
     char used[PATH_CAP] = "";
     if (dist_rank() == 0 && strcmp(cfg->resume, "never") != 0) {
         if (strcmp(cfg->resume, "auto") == 0) {
@@ -158,7 +207,7 @@ static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganE
             int n = ckpt_list(dir, paths, MAX_TRIED);
             for (int i = 0; i < n && !loaded; i++) {
                 AcganError e2 = {0};
-                if (ckpt_load(paths[i], t, nt, &meta, NULL, 0, &e2) == ACGAN_OK) {
+                if (ckpt_load(paths[i], t, nt, &meta, saved_ini, INI_CAP, &e2) == ACGAN_OK) {
                     loaded = 1;
                     snprintf(used, sizeof used, "%s", paths[i]);
                 } else {
@@ -170,12 +219,15 @@ static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganE
                                 "above); set output.resume=never to start over, or give a checkpoint path", n, dir);
             free(paths);
         } else {
-            st = ckpt_load(cfg->resume, t, nt, &meta, NULL, 0, err);
+            st = ckpt_load(cfg->resume, t, nt, &meta, saved_ini, INI_CAP, err);
             loaded = st == ACGAN_OK;
             snprintf(used, sizeof used, "%s", cfg->resume);
         }
     }
-    if (!dist_agree(st == ACGAN_OK, err->msg)) return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
+    if (!dist_agree(st == ACGAN_OK, err->msg)) {
+        free(saved_ini);
+        return st != ACGAN_OK ? st : ACGAN_ERR_CKPT;
+    }
     dist_bcast(&loaded, sizeof loaded, 0);
     if (loaded) {
         dist_bcast(&meta, sizeof meta, 0);
@@ -184,12 +236,14 @@ static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganE
         *step = meta.step;
         if (dist_rank() == 0) {
             printf("resumed from %s at step %lld (epoch %lld)\n", used, (long long)meta.step, (long long)meta.epoch);
+            warn_config_changes(cfg, saved_ini);
             if (meta.world_size != dist_size())
                 printf("the checkpoint was written by %d ranks, this run has %d: data re-sharded, step, epoch and "
                        "optimizer state carried over\n", (int)meta.world_size, dist_size());
         }
     }
     acgan_broadcast(a); /* identical replicas, whatever rank 0 holds */
+    free(saved_ini);
     return ACGAN_OK;
 }
 
