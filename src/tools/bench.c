@@ -66,9 +66,41 @@ static const char *arg_str(int argc, char **argv, const char *name, const char *
     return def;
 }
 
+static const char *const USAGE =
+    "usage: acgan_bench [--batch 64] [--steps 20] [--img-size 32] [--channels 1] [--classes 10] [--latent 100]\n"
+    "                   [--disc conv|mlp] [--profile]\n"
+    "Times full ACGAN training steps on random inputs; --batch is the global batch (split across MPI ranks).\n";
+
+/* Every option is known and every numeric value a positive integer; returns 0 if not. */
+static int args_valid(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--batch", "--steps", "--img-size", "--channels", "--classes", "--latent", "--disc"};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--profile") == 0) continue;
+        int known = -1;
+        for (int k = 0; k < 7; k++)
+            if (strcmp(argv[i], with_value[k]) == 0) known = k;
+        if (known < 0 || i + 1 >= argc) return 0;
+        const char *v = argv[++i];
+        if (known == 6) {
+            if (strcmp(v, "conv") != 0 && strcmp(v, "mlp") != 0) return 0;
+        } else {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*end || x < 1 || x > 1 << 20) return 0;
+        }
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     dist_init(&argc, &argv);
+    if (!args_valid(argc, argv)) {
+        if (dist_rank() == 0) fputs(USAGE, argc > 1 && strstr(argv[1], "-h") ? stdout : stderr);
+        dist_finalize();
+        return argc > 1 && strstr(argv[1], "-h") ? 0 : 2;
+    }
     const int batch = arg_int(argc, argv, "--batch", 64), steps = arg_int(argc, argv, "--steps", 20);
     const int img = arg_int(argc, argv, "--img-size", 32), channels = arg_int(argc, argv, "--channels", 1);
     const int classes = arg_int(argc, argv, "--classes", 10);

@@ -86,6 +86,10 @@ static int idx2h5_parse(int argc, char **argv, Idx2h5Args *a)
         fprintf(stderr, "acgan_idx2h5: --images, --labels and --out are required (try --help)\n");
         return -1;
     }
+    if (!strcmp(a->out, a->images) || !strcmp(a->out, a->labels)) {
+        fprintf(stderr, "acgan_idx2h5: --out %s would overwrite an input file\n", a->out);
+        return -1;
+    }
     const char *cn = a->class_names;
     if (strcmp(cn, "fashion") && strcmp(cn, "digits") && strcmp(cn, "none") && strcmp(cn, "auto")) {
         fprintf(stderr, "acgan_idx2h5: --class-names '%s': expected fashion, digits, none or auto\n", cn);
@@ -132,6 +136,10 @@ int main(int argc, char **argv)
     if (n != nl) {
         fprintf(stderr, "acgan_idx2h5: %s has %lld images but %s has %lld labels\n", a.images, (long long)n, a.labels,
                 (long long)nl);
+        goto done;
+    }
+    if (n == 0) {
+        fprintf(stderr, "acgan_idx2h5: %s holds no images\n", a.images);
         goto done;
     }
     int n_classes = 1;
