@@ -118,10 +118,10 @@ check "one sample per rank: clear error (BatchNorm)" "[ $rc -ne 0 ] && grep -q '
 
 # One run directory, one job: a second job is refused while the first runs; a fresh start (resume=never)
 # refuses a directory that already holds a run.
-timeout 120 mpirun -np 1 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/locked" train.max_steps=100000 \
+timeout 120 mpirun -np 1 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/locked" train.epochs=1000000 \
   output.checkpoint_interval=0 output.sample_interval=0 >"$T/locked_first.log" 2>&1 &
 first=$!
-for _ in $(seq 50); do grep -q '^step' "$T/locked_first.log" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do grep -q '^step' "$T/locked_first.log" 2>/dev/null && break; sleep 0.2; done
 run 1 locked train.max_steps=2; rc=$?
 kill -TERM $first 2>/dev/null; wait $first 2>/dev/null
 check "a second job on a run directory in use is refused" "[ $rc -ne 0 ] && grep -q 'in use by another acgan_mpi job' $T/locked.log" "$T/locked.log"
@@ -131,7 +131,7 @@ check "resume=never on a directory holding a run is refused" "[ $rc -ne 0 ] && g
 
 # kill -9 at random moments with a checkpoint every step: every checkpoint left behind loads.
 for i in $(seq 1 20); do {
-  timeout 60 mpirun -np 2 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/kill" train.max_steps=100000 \
+  timeout 60 mpirun -np 2 "$B/acgan_mpi" "$T/tiny.cfg" output.dir="$T/kill" train.epochs=1000000 \
     output.checkpoint_interval=1 output.sample_interval=0 >>"$T/kill.log" 2>&1 &
   sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
   pkill -9 -f "acgan_mpi $T/tiny.cfg output.dir=$T/kill" 2>/dev/null
@@ -145,7 +145,7 @@ done
 n_files=$(ls "$T"/kill/checkpoints/step_*.h5 2>/dev/null | wc -l)
 check "20 kill -9 trials: all $n_files checkpoints load" "[ $bad_files -eq 0 ] && [ $n_files -gt 0 ]" "$T/kill.log"
 last=$(ls "$T"/kill/checkpoints/step_*.h5 | sort | tail -1 | sed 's/.*step_0*//; s/\.h5//')
-run 2 kill train.max_steps=$((last + 2)) output.checkpoint_interval=1; rc=$?
+run 2 kill train.max_steps=$((last + 2)) train.epochs=1000000 output.checkpoint_interval=1; rc=$?
 check "after the kills, auto-resume continues from the newest (step $last)" \
   "[ $rc -eq 0 ] && grep -q \"resumed from .*step_$(printf %07d "$last").h5\" $T/kill.log" "$T/kill.log"
 
