@@ -59,6 +59,8 @@ check "SIGTERM to rank 1: exit code 75" "[ $rc -eq 75 ]" "$T/sig.log"
 check "SIGTERM: checkpoint written at the stop step" "[ -f $(ck sig 6) ]" "$T/sig.log"
 run 2 sig train.max_steps=11 output.checkpoint_interval=0
 check "SIGTERM + resume == straight run" "same $(ck straight2 11) $(ck sig 11)" "$T/sig.log"
+check "SIGTERM + resume: metrics.csv rows equal the straight run's (but img/s)" \
+  "diff <(cut -d, -f1-7 $T/straight2/metrics.csv) <(cut -d, -f1-7 $T/sig/metrics.csv) >/dev/null" "$T/sig/metrics.csv"
 
 # A different number of ranks on resume: re-sharded, carried over, logged.
 run 2 reshard train.max_steps=8; run 1 reshard train.max_steps=12; rc=$?

@@ -459,7 +459,9 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
         double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
         for (int i = 0; i < 7; i++) sums[i] += v[i];
 
-        if (step % cfg->log_interval == 0 || step == total) {
+        /* Collective, every step: a stop signal on any rank (the metrics row of the partial interval is kept). */
+        const int stop = step < total && guard_stop_requested();
+        if (step % cfg->log_interval == 0 || step == total || stop) {
             dist_allreduce_sum_double(sums, 7);
             double now = acgan_now(), ips = (double)(step - step_log) * cfg->batch_size / (now - t_log);
             double ips_run = (double)(step - step_start) * cfg->batch_size / (now - t_start);
@@ -489,13 +491,10 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
             st = guard_check_replicas(a, step, err);
             if (st != ACGAN_OK) dist_agree(0, rank == 0 ? err->msg : "");
         }
-        if (st == ACGAN_OK && ((cfg->checkpoint_interval > 0 && step % cfg->checkpoint_interval == 0) || step == total))
+        if (stop && rank == 0) printf("stop signal received: checkpointing at step %lld and exiting\n", (long long)step);
+        if (st == ACGAN_OK && ((cfg->checkpoint_interval > 0 && step % cfg->checkpoint_interval == 0) || step == total || stop))
             st = checkpoint_now(a, cfg, step, step / steps_per_epoch, err);
-        if (st == ACGAN_OK && step < total && guard_stop_requested()) {
-            if (rank == 0) printf("stop signal received: checkpointing at step %lld and exiting\n", (long long)step);
-            st = checkpoint_now(a, cfg, step, step / steps_per_epoch, err);
-            if (st == ACGAN_OK) st = ACGAN_STOPPED;
-        }
+        if (st == ACGAN_OK && stop) st = ACGAN_STOPPED;
     }
     if (rank == 0 && st == ACGAN_OK)
         printf("done: %lld steps. samples in %s/samples, metrics in %s/metrics.csv, checkpoints in %s/checkpoints\n",
