@@ -2,7 +2,7 @@
 # Installs the Debian packages acgan_mpi needs (as root, or through sudo). Skips apt when all are present.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libhdf5-dev check
-      libsubunit-dev libpng-dev libinih-dev zlib1g-dev dataset-fashion-mnist)
+      libsubunit-dev libpng-dev libinih-dev zlib1g-dev dataset-fashion-mnist procps)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
