@@ -230,8 +230,9 @@ done:
     return st;
 }
 
-/* Reads samples [lo, lo + cnt) of one file (file-local indices) into images (cnt, C, H, W) and labels (cnt). */
-static AcganStatus shard_read_range(const ShardFile *f, int64_t lo, int64_t cnt, uint8_t *images, int32_t *labels,
+/* Reads samples [lo, lo + cnt) of one file (file-local indices) into images (cnt, C, H, W) and labels (cnt),
+ * the labels as int64 so that any integer type converts without clamping before the range check. */
+static AcganStatus shard_read_range(const ShardFile *f, int64_t lo, int64_t cnt, uint8_t *images, int64_t *labels,
                                     AcganError *err)
 {
     hsize_t start[4] = {(hsize_t)lo, 0, 0, 0};
@@ -248,7 +249,7 @@ static AcganStatus shard_read_range(const ShardFile *f, int64_t lo, int64_t cnt,
         fspace = H5Dget_space(f->labels);
         mspace = H5Screate_simple(1, count, NULL);
         rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-        if (rc >= 0) rc = H5Dread(f->labels, H5T_NATIVE_INT32, mspace, fspace, H5P_DEFAULT, labels);
+        if (rc >= 0) rc = H5Dread(f->labels, H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, labels);
         h5_close_id(mspace);
         h5_close_id(fspace);
     }
@@ -339,15 +340,18 @@ AcganStatus dataset_open_shard(Dataset *d, const char *paths, int rank, int worl
             int64_t lo = begin > off ? begin : off;
             int64_t hi = end < off + files[i].n ? end : off + files[i].n;
             if (hi <= lo) continue;
-            int32_t *lab = d->labels + (lo - begin);
+            int64_t *lab = acgan_malloc((size_t)(hi - lo) * sizeof(int64_t)); /* (hi - lo) */
             st = shard_read_range(&files[i], lo - off, hi - lo, d->images + (size_t)(lo - begin) * chw, lab, err);
-            for (int64_t k = 0; st == ACGAN_OK && k < hi - lo; k++)
+            for (int64_t k = 0; st == ACGAN_OK && k < hi - lo; k++) {
                 if (lab[k] < 0 || lab[k] >= d->n_classes)
                     st = acgan_fail(err, ACGAN_ERR_DATA,
-                                    "%s: dataset 'labels': sample %lld (global index %lld) has label %d, expected "
+                                    "%s: dataset 'labels': sample %lld (global index %lld) has label %lld, expected "
                                     "0..%d (n_classes = %d)",
-                                    files[i].path, (long long)(lo - off + k), (long long)(lo + k), (int)lab[k],
+                                    files[i].path, (long long)(lo - off + k), (long long)(lo + k), (long long)lab[k],
                                     d->n_classes - 1, d->n_classes);
+                d->labels[lo - begin + k] = (int32_t)lab[k];
+            }
+            free(lab);
         }
     }
 
