@@ -1,7 +1,7 @@
 /* acgan.h - the ACGAN itself: generator, discriminator, losses and the G-step/D-step order.
  *
  *   AcganSpec s = acgan_spec_default(10, 1, 32);        // classes, channels, image size
- *   Acgan *a = acgan_create(&s, local_batch, seed);
+ *   Acgan *a = acgan_create(&s, local_batch);          // s.seed keys weights, noise and dropout
  *   AcganStepStats st;
  *   acgan_train_step(a, real, labels, n, step, sample0, &st);  // one G update, then one D update
  *   acgan_generate(a, z, labels, n, out);               // eval mode: running BatchNorm statistics

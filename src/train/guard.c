@@ -91,6 +91,9 @@ GuardFault guard_fault(int64_t step)
             for (int i = 1; i < 6; i++)
                 if (strcmp(name, names[i]) == 0) kind = (GuardFault)i;
         }
+        if (spec && spec[0] && kind == GUARD_FAULT_NONE && dist_rank() == 0)
+            fprintf(stderr, "acgan_mpi: warning: ignoring ACGAN_TEST_FAULT='%s' (expected KIND:RANK:STEP with KIND one of "
+                    "exit, crash, nan, drift, term)\n", spec);
     }
     if (kind == GUARD_FAULT_NONE || step != at_step || dist_rank() != at_rank) return GUARD_FAULT_NONE;
     fprintf(stderr, "acgan_mpi: rank %d: injecting test fault '%s' at step %lld\n", at_rank,
