@@ -41,8 +41,8 @@ int main(int argc, char **argv)
     Config cfg;
     AcganError err = {0};
     AcganStatus st = config_load(&cfg, argv[1], argc - 2, argv + 2, &err);
-    /* Every rank parsed the same input and fails the same way: rank 0 speaks for all. */
-    if (!dist_agree(st == ACGAN_OK, rank == 0 ? err.msg : "")) {
+    /* Every rank parses the config; the lowest failing rank (usually 0) speaks for all. */
+    if (!dist_agree(st == ACGAN_OK, err.msg)) {
         dist_finalize();
         return EXIT_USAGE;
     }

@@ -1,5 +1,6 @@
 /* mpi_train.c - distributed training under mpiexec (np 1, 2, 4):
- * - after several ACGAN steps, parameters, BatchNorm state and Adam moments are bitwise identical on all ranks;
+ * - after several ACGAN steps on different data per rank, parameters, BatchNorm running statistics and Adam
+ *   moments are bitwise identical on all ranks;
  * - N straight training steps vs N/2 + resume from checkpoint + N/2 give bitwise identical checkpoints;
  * - bad input stops every rank with an error status (no hang).
  * Check runs without fork (fork after MPI_Init is not allowed). All collective work happens before
@@ -28,10 +29,11 @@ static uint64_t hash_floats(const float *p, size_t n)
     return h;
 }
 
+/* Rank 0 writes the dataset; every rank learns whether it worked before anyone asserts. */
 static void make_dataset(const char *path, int n, int size, int classes)
 {
-    if (dist_rank() == 0) ck_assert_int_eq(test_write_synthetic_dataset(path, n, size, classes), ACGAN_OK);
-    dist_barrier();
+    int ok = dist_rank() != 0 || test_write_synthetic_dataset(path, n, size, classes) == ACGAN_OK;
+    ck_assert_msg(dist_agree(ok, ""), "rank 0 could not write %s", path);
 }
 
 START_TEST(test_replicas_identical)
@@ -50,17 +52,23 @@ START_TEST(test_replicas_identical)
         for (int i = 0; i < B; i++) labels[i] = (int32_t)rng_below(&r, 3);
         acgan_train_step(a, real, labels, B, step, (int64_t)dist_rank() * B, &st);
     }
-    int same_g = dist_all_equal_u64(hash_floats(a->g->params, a->g->n_params));
-    int same_d = dist_all_equal_u64(hash_floats(a->d->params, a->d->n_params));
-    int same_m = dist_all_equal_u64(hash_floats(a->opt_d->m, a->opt_d->n) ^ hash_floats(a->opt_g->v, a->opt_g->n));
-    /* the data differs, so parameters must have moved away from the broadcast start */
-    int finite = 1;
-    for (size_t i = 0; i < a->g->n_params; i++) finite &= a->g->params[i] == a->g->params[i];
+    const Model *ms[2] = {a->g, a->d};
+    const Adam *os[2] = {a->opt_g, a->opt_d};
+    int same_params = 1, same_state = 1, same_m = 1, same_v = 1;
+    for (int i = 0; i < 2; i++) {
+        same_params &= dist_all_equal_u64(hash_floats(ms[i]->params, ms[i]->n_params));
+        same_state &= dist_all_equal_u64(hash_floats(ms[i]->state, ms[i]->n_state));
+        same_m &= dist_all_equal_u64(hash_floats(os[i]->m, os[i]->n));
+        same_v &= dist_all_equal_u64(hash_floats(os[i]->v, os[i]->n));
+    }
+    /* the BatchNorm statistics saw different data on each rank, yet must agree (averaged every step),
+     * and must have moved from their initial values (mean 0, var 1) */
+    int moved = a->g->state[0] != 0.0f;
     acgan_free(a);
-    ck_assert_msg(same_g, "G parameters differ across ranks");
-    ck_assert_msg(same_d, "D parameters differ across ranks");
-    ck_assert_msg(same_m, "Adam moments differ across ranks");
-    ck_assert(finite);
+    ck_assert_msg(same_params, "parameters differ across ranks");
+    ck_assert_msg(same_state, "BatchNorm running statistics differ across ranks");
+    ck_assert_msg(same_m && same_v, "Adam moments differ across ranks");
+    ck_assert_msg(moved, "BatchNorm running mean never updated");
 }
 END_TEST
 
@@ -181,19 +189,18 @@ START_TEST(test_bad_input_all_ranks_fail)
     AcganError err = {0};
     Config c = tiny_config("bad", 2);
     snprintf(c.data_train, sizeof c.data_train, "%s/does_not_exist.h5", g_dir);
-    int st = train_run(&c, &err);
-    ck_assert_int_ne(st, ACGAN_OK);
+    /* every collective first, assertions last: a rank that fails a check cannot strand the others */
+    int st_missing = train_run(&c, &err);
     make_dataset(strcat(strcpy((char[300]){0}, g_dir), "/tiny.h5"), 50, 8, 3);
     c = tiny_config("bad2", 2);
     c.batch_size = 4 * dist_size() + (dist_size() > 1); /* not divisible when np > 1 */
-    if (dist_size() > 1) {
-        st = train_run(&c, &err);
-        ck_assert_int_eq(st, ACGAN_ERR_CONFIG);
-    }
+    int st_divide = dist_size() > 1 ? train_run(&c, &err) : ACGAN_ERR_CONFIG;
     c = tiny_config("bad3", 2);
     c.batch_size = 64 * dist_size(); /* more than the dataset holds */
-    st = train_run(&c, &err);
-    ck_assert_int_eq(st, ACGAN_ERR_DATA);
+    int st_small = train_run(&c, &err);
+    ck_assert_int_eq(st_missing, ACGAN_ERR_DATA);
+    ck_assert_int_eq(st_divide, ACGAN_ERR_CONFIG);
+    ck_assert_int_eq(st_small, ACGAN_ERR_DATA);
 }
 END_TEST
 

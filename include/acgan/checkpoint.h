@@ -38,8 +38,8 @@ AcganStatus ckpt_load(const char *path, const CkptTensor *t, int n_t, CkptMeta *
 int ckpt_find_latest(const char *dir, char *path, size_t cap);
 
 #define CKPT_LIST_PATH 2048
-/* Every dir/step_<digits>.h5 (no .tmp), newest first; returns how many were stored (at most cap).
- * Files are not opened: the caller loads or verifies them. */
+/* Every dir/step_<digits>.h5 (no .tmp), newest first; returns how many were stored (at most cap), 0 when
+ * dir does not exist, -1 when it exists but cannot be read (errno set). Files are not opened. */
 int ckpt_list(const char *dir, char (*paths)[CKPT_LIST_PATH], int cap);
 /* Opens path and reads every tensor in full (checking its checksums) and the metadata, without
  * knowing the model: ACGAN_OK for a complete, uncorrupted checkpoint. hash (may be NULL) receives a

@@ -40,7 +40,6 @@ AcganStatus acgan_fail(AcganError *err, AcganStatus code, const char *fmt, ...)
 /* The function called by ACGAN_ASSERT after printing; dist_init installs MPI_Abort here. */
 typedef void (*AcganAbortFn)(int code);
 void acgan_set_abort(AcganAbortFn fn, int rank);
-int acgan_log_rank(void);
 _Noreturn void acgan_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -18,6 +18,7 @@
 
 #define DATASET_MAX_CLASSES 1000
 #define DATASET_NAME_MAX 64
+#define DATASET_MAX_SAMPLES ((int64_t)1 << 40) /* per file: keeps index arithmetic far from overflow */
 
 typedef struct {
     int64_t n_total;      /* samples in all files together */

@@ -2,7 +2,8 @@
  *
  *   dist_init(&argc, &argv);
  *   int r = dist_rank(), p = dist_size();
- *   dist_allreduce_mean(model->grads, model->n_params);   // one collective per model per step
+ *   size_t n; float *buf = model_sync_buffer(model, &n);  // gradients + BatchNorm statistics
+ *   dist_allreduce_mean(buf, n);                          // one collective per model per step
  *   if (!dist_agree(status == ACGAN_OK, err.msg)) { dist_finalize(); return 1; }
  *   dist_finalize();
  *
@@ -29,13 +30,12 @@ void dist_barrier(void);
  * failing one) prints msg (when non-empty) to stderr, and every rank returns 0. */
 int dist_agree(int ok, const char *msg);
 
-/* Collective: 1 when every rank passes the same value (used to compare parameter hashes). */
+/* Collective: 1 when every rank passes the same value. */
 int dist_all_equal_u64(uint64_t v);
 /* Collective: all[r] = v of rank r (all has dist_size() entries). */
 void dist_allgather_u64(uint64_t v, uint64_t *all);
 /* Collective: 1 when flag is nonzero on any rank. */
 int dist_any(int flag);
 
-_Noreturn void dist_abort(int code);
 
 #endif

@@ -1,6 +1,6 @@
 /* guard.h - what keeps a long cluster run safe: stop signals, replica consistency checks, and test faults.
  *
- *   guard_install_signals();                        // SIGTERM / SIGUSR1 set a flag; a second one exits
+ *   guard_install_signals();                        // SIGTERM / SIGUSR1 set a flag; one > 5 s later exits
  *   if (guard_stop_requested()) { checkpoint; return ACGAN_STOPPED; }   // collective, at a step boundary
  *   if (guard_check_replicas(a, step, &err) != ACGAN_OK) ...            // collective hash comparison
  *   guard_fault(GUARD_FAULT_NAN, step)              // test hook: ACGAN_TEST_FAULT=nan:RANK:STEP

@@ -4,9 +4,9 @@
  *   Layer *fc = linear_create(110, 8192, max_batch);           // y = x W^T + b
  *   Layer *c  = conv2d_create((Shape){128, 16, 16}, 128, 3, 1, 1, max_batch);
  *
- * Initialisation follows PyTorch: Linear U(-1/sqrt(in), 1/sqrt(in)) for W and b, Embedding N(0,1),
- * Conv2d W ~ N(0, 0.02) and b = 0 (the ACGAN design's weights_init_normal), BatchNorm gamma ~ N(1, 0.02),
- * beta = 0, running mean 0 and var 1.
+ * Initialisation: Linear and Embedding as PyTorch's defaults (U(-1/sqrt(in), 1/sqrt(in)) for W and b;
+ * N(0, 1)); Conv2d W ~ N(0, 0.02), b = 0 and BatchNorm gamma ~ N(1, 0.02), beta = 0 (the DCGAN
+ * convention, which this project's models use), running mean 0 and var 1.
  */
 #ifndef ACGAN_LAYERS_H
 #define ACGAN_LAYERS_H

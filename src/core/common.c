@@ -27,8 +27,6 @@ void acgan_set_abort(AcganAbortFn fn, int rank)
     g_rank = rank;
 }
 
-int acgan_log_rank(void) { return g_rank; }
-
 void acgan_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 {
     va_list ap;

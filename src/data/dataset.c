@@ -106,9 +106,13 @@ static AcganStatus shard_check_images(ShardFile *f, AcganError *err)
     if (rank != 4)
         return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': expected rank 4 (N, C, H, W), got rank %d", f->path,
                           rank);
-    if (d[1] < 1 || d[2] < 1 || d[3] < 1 || d[1] * d[2] * d[3] > INT_MAX)
+    if (d[1] < 1 || d[2] < 1 || d[3] < 1 || d[1] > INT_MAX || d[2] > INT_MAX || d[3] > INT_MAX ||
+        d[1] * d[2] > INT_MAX / d[3])
         return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': bad image shape %llu x %llu x %llu", f->path,
                           (unsigned long long)d[1], (unsigned long long)d[2], (unsigned long long)d[3]);
+    if (d[0] > DATASET_MAX_SAMPLES)
+        return acgan_fail(err, ACGAN_ERR_DATA, "%s: dataset 'images': %llu samples, more than the %lld supported", f->path,
+                          (unsigned long long)d[0], (long long)DATASET_MAX_SAMPLES);
     f->n = (int64_t)d[0];
     f->c = (int)d[1];
     f->h = (int)d[2];

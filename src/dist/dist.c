@@ -16,7 +16,9 @@ static void abort_job(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 void dist_init(int *argc, char ***argv)
 {
-    MPI_Init(argc, argv);
+    /* OpenBLAS and the layers' thread pool run threads, but only the main thread calls MPI. */
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     g_on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
@@ -26,6 +28,7 @@ void dist_init(int *argc, char ***argv)
     MPI_Comm_free(&node);
     /* Errors in MPI calls return to us only to be fatal anyway: keep the default abort-on-error. */
     acgan_set_abort(abort_job, g_rank);
+    ACGAN_ASSERT(provided >= MPI_THREAD_FUNNELED, "the MPI library does not support MPI_THREAD_FUNNELED");
 }
 
 void dist_finalize(void)
@@ -109,12 +112,4 @@ int dist_any(int flag)
     int v = flag != 0;
     MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return v;
-}
-
-void dist_abort(int code)
-{
-    fflush(stdout);
-    fflush(stderr);
-    if (g_on) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
 }

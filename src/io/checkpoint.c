@@ -350,7 +350,7 @@ static int ckpt_cmp_desc(const void *a, const void *b)
 int ckpt_list(const char *dir, char (*paths)[CKPT_LIST_PATH], int cap)
 {
     DIR *d = opendir(dir);
-    if (!d) return 0;
+    if (!d) return errno == ENOENT ? 0 : -1;
     int n = 0, n_alloc = 16;
     char (*names)[256] = malloc((size_t)n_alloc * sizeof *names);
     struct dirent *e;

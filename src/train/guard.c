@@ -5,18 +5,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acgan/dist.h"
 
 static volatile sig_atomic_t g_signal = 0; /* the last stop signal received, 0 if none */
 
-/* The first signal asks for a checkpoint at the next step boundary; a second one, while that is still
- * pending, ends the process at once (the way out of a step that takes too long). */
+/* The first signal asks for a checkpoint at the next step boundary. Signals in the next few seconds are
+ * the same request arriving by several routes (the scheduler signals the tasks, srun and the batch script
+ * forward it) and are ignored; a signal after that, with the first still pending, ends the process at
+ * once (the way out of a step that takes too long). clock_gettime is async-signal-safe. */
+#define STOP_REPEAT_GRACE_S 5
+static volatile sig_atomic_t g_first_sec = 0;
+
 static void on_stop_signal(int sig)
 {
-    if (g_signal) _exit(128 + sig);
-    g_signal = sig;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!g_signal) {
+        g_signal = sig;
+        g_first_sec = (sig_atomic_t)now.tv_sec;
+    } else if (now.tv_sec - g_first_sec > STOP_REPEAT_GRACE_S) {
+        _exit(128 + sig);
+    }
 }
 
 void guard_install_signals(void)

@@ -40,7 +40,6 @@ AcganStatus train_spec_from_config(const Config *cfg, int n_classes, int channel
     s.beta1 = cfg->beta1;
     s.beta2 = cfg->beta2;
     s.seed = cfg->seed;
-    if (cfg->img_size % 4 != 0) return acgan_fail(err, ACGAN_ERR_CONFIG, "model.img_size must be divisible by 4, got %d", cfg->img_size);
     *spec = s;
     return ACGAN_OK;
 }
@@ -130,7 +129,10 @@ static AcganStatus prepare_output(const Config *cfg, int *lock_fd, AcganError *e
     if (strcmp(cfg->resume, "never") == 0) {
         char dir[PATH_CAP], one[1][CKPT_LIST_PATH];
         snprintf(dir, sizeof dir, "%s/checkpoints", cfg->out_dir);
-        if (ckpt_list(dir, one, 1) > 0)
+        int found = ckpt_list(dir, one, 1);
+        if (found < 0)
+            return acgan_fail(err, ACGAN_ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+        if (found > 0)
             return acgan_fail(err, ACGAN_ERR_CONFIG, "output.resume = never, but output.dir '%s' already holds a run (%s); "
                               "a new run there would mix with it: choose another output.dir or remove the old run",
                               cfg->out_dir, one[0]);
@@ -179,7 +181,7 @@ static void warn_config_changes(const Config *cfg, const char *saved)
             len += (size_t)snprintf(changes + len, sizeof changes - len, "%s %s.%.*s = %s (was %.60s)", len ? "," : "",
                                     sec_now, (int)klen, line, eq + 3, old_value);
     }
-    if (len && strcmp(cfg->resume, "never") != 0)
+    if (len)
         fprintf(stderr, "acgan_mpi: warning: resuming with a configuration that differs from the checkpoint's:%s\n",
                 changes);
     free(now);
@@ -205,6 +207,9 @@ static AcganStatus resume_run(const Config *cfg, Acgan *a, int64_t *step, AcganE
             snprintf(dir, sizeof dir, "%s/checkpoints", cfg->out_dir);
             char(*paths)[CKPT_LIST_PATH] = acgan_malloc(MAX_TRIED * sizeof *paths);
             int n = ckpt_list(dir, paths, MAX_TRIED);
+            if (n < 0)
+                st = acgan_fail(err, ACGAN_ERR_IO, "output.resume = auto: cannot read directory '%s': %s", dir,
+                                strerror(errno));
             for (int i = 0; i < n && !loaded; i++) {
                 AcganError e2 = {0};
                 if (ckpt_load(paths[i], t, nt, &meta, saved_ini, INI_CAP, &e2) == ACGAN_OK) {
@@ -438,7 +443,9 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
         if (fault == GUARD_FAULT_DRIFT) a->g->params[0] += 1e-3f;
         step++;
         if (ss.nonfinite) { /* the same verdict on every rank: it came through the allreduce */
-            const char *which = ss.nonfinite == 3 ? "G and D" : ss.nonfinite == 1 ? "G" : "D";
+            const char *which = ss.nonfinite == (ACGAN_NONFINITE_G | ACGAN_NONFINITE_D) ? "G and D"
+                                : ss.nonfinite == ACGAN_NONFINITE_G                 ? "G"
+                                                                                    : "D";
             if (strcmp(cfg->nonfinite, "skip") != 0) {
                 st = acgan_fail(err, ACGAN_ERR_RUNTIME, "step %lld: NaN or Inf in the %s loss or gradients on some rank; "
                                 "stopped without writing a checkpoint (train.nonfinite=skip would skip such updates)",
@@ -456,8 +463,10 @@ static AcganStatus train_run_locked(const Config *cfg, AcganError *err)
         } else {
             skipped_in_a_row = 0;
         }
-        double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
-        for (int i = 0; i < 7; i++) sums[i] += v[i];
+        if (!ss.nonfinite) { /* a skipped update's NaN loss stays out of the logged averages */
+            double v[7] = {ss.g_loss, ss.d_loss, ss.d_real, ss.d_fake, ss.aux_correct, ss.aux_total, 1};
+            for (int i = 0; i < 7; i++) sums[i] += v[i];
+        }
 
         /* Collective, every step: a stop signal on any rank (the metrics row of the partial interval is kept). */
         const int stop = step < total && guard_stop_requested();
