@@ -15,12 +15,14 @@
 #include "acgan/dataset.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acgan/h5util.h"
 
@@ -450,6 +452,16 @@ static const char *write_contents(hid_t file, const uint8_t *images, const int32
     return rc < 0 ? "class_names" : NULL;
 }
 
+/* Forces a closed file's contents to disk, so the rename that follows never exposes an empty file. */
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 AcganStatus dataset_write(const char *path, const uint8_t *images, const int32_t *labels, int64_t n, int c, int h,
                           int w, int n_classes, const char *const *class_names, AcganError *err)
 {
@@ -478,7 +490,7 @@ AcganStatus dataset_write(const char *path, const uint8_t *images, const int32_t
         herr_t rc = H5Fclose(file);
         if (failed)
             st = acgan_fail(err, ACGAN_ERR_IO, "%s: writing '%s' failed (disk full?)", tmp, failed);
-        else if (rc < 0)
+        else if (rc < 0 || fsync_path(tmp) != 0)
             st = acgan_fail(err, ACGAN_ERR_IO, "%s: flushing the file failed (disk full?)", tmp);
         else if (rename(tmp, path) != 0)
             st = acgan_fail(err, ACGAN_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A complete data row: newline-terminated, as many fields as the header, step <= max_step. */
 static int row_keep(const char *line, int64_t max_step)
@@ -82,7 +83,7 @@ AcganStatus metrics_open(Metrics *m, const char *path, int64_t resume_step, Acga
         fputs(METRICS_HEADER "\n", out);
     if (in) fclose(in);
 
-    if (st == ACGAN_OK && (fflush(out) != 0 || ferror(out)))
+    if (st == ACGAN_OK && (fflush(out) != 0 || ferror(out) || fsync(fileno(out)) != 0)) /* on disk before the rename */
         st = acgan_fail(err, ACGAN_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
     if (fclose(out) != 0 && st == ACGAN_OK)
         st = acgan_fail(err, ACGAN_ERR_IO, "%s: write error on close: %s", tmp, strerror(errno));

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int image_grid_width(int w, int cols, int pad) { return cols * w + (cols + 1) * pad; }
 int image_grid_height(int h, int rows, int pad) { return rows * h + (rows + 1) * pad; }
@@ -101,7 +102,7 @@ AcganStatus png_write(const char *path, const uint8_t *pix, int width, int heigh
     }
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
 
-    if (st == ACGAN_OK && (fflush(f) != 0 || ferror(f)))
+    if (st == ACGAN_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)) /* on disk before the rename */
         st = acgan_fail(err, ACGAN_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
     if (fclose(f) != 0 && st == ACGAN_OK)
         st = acgan_fail(err, ACGAN_ERR_IO, "%s: write error on close: %s", tmp, strerror(errno));
