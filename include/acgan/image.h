@@ -1,7 +1,7 @@
 /* image.h - sample grids as PNG (libpng).
  *
  *   image_grid(imgs, c, h, w, rows, cols, 2, grid);          // (rows*cols, c, h, w) in [-1, 1]
- *   png_write(path, grid, image_grid_width(w, cols, 2), image_grid_height(h, rows, 2), c, &err);
+ *   image_write_png(path, grid, image_grid_width(w, cols, 2), image_grid_height(h, rows, 2), c, &err);
  *
  * Pixels map [-1, 1] -> [0, 255] linearly, clamped; no per-image stretching. Grids are
  * interleaved (height, width, channels) uint8; 1 channel is grayscale, 3 is RGB.
@@ -17,8 +17,8 @@ int image_grid_width(int w, int cols, int pad);
 int image_grid_height(int h, int rows, int pad);
 void image_grid(const float *imgs, int c, int h, int w, int rows, int cols, int pad, uint8_t *out);
 /* Written to path.tmp and renamed. */
-AcganStatus png_write(const char *path, const uint8_t *pix, int width, int height, int channels, AcganError *err);
+AcganStatus image_write_png(const char *path, const uint8_t *pix, int width, int height, int channels, AcganError *err);
 /* Reads an 8-bit gray or RGB PNG; *pix is malloc'd (caller frees). */
-AcganStatus png_read(const char *path, uint8_t **pix, int *width, int *height, int *channels, AcganError *err);
+AcganStatus image_read_png(const char *path, uint8_t **pix, int *width, int *height, int *channels, AcganError *err);
 
 #endif

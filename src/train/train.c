@@ -288,7 +288,7 @@ static AcganStatus write_samples(Acgan *a, const Config *cfg, int64_t step, Acga
     image_grid(imgs, s->channels, s->img_size, s->img_size, R, C, pad, grid);
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/samples/step_%07lld.png", cfg->out_dir, (long long)step);
-    AcganStatus st = png_write(path, grid, W, H, s->channels, err);
+    AcganStatus st = image_write_png(path, grid, W, H, s->channels, err);
     free(z);
     free(labels);
     free(imgs);

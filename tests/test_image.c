@@ -1,4 +1,4 @@
-/* test_png.c - Check suite for png.c: grid layout, value mapping and clamping, PNG round trip, errors.
+/* test_image.c - Check suite for image.c: grid layout, value mapping and clamping, PNG round trip, errors.
  *
  * Each pixel of a 2x3 grid of 4x5 images (1 and 3 channels) is compared with a value computed here
  * directly from the grid geometry, after writing the PNG and reading it back through libpng.
@@ -48,11 +48,11 @@ static void check_grid_roundtrip(int c)
     char path[512];
     snprintf(path, sizeof path, "%s/grid.png", dir);
     AcganError err = {0};
-    ck_assert_msg(png_write(path, grid, W, H, c, &err) == ACGAN_OK, "%s", err.msg);
+    ck_assert_msg(image_write_png(path, grid, W, H, c, &err) == ACGAN_OK, "%s", err.msg);
 
     uint8_t *back = NULL;
     int bw = 0, bh = 0, bc = 0;
-    ck_assert_msg(png_read(path, &back, &bw, &bh, &bc, &err) == ACGAN_OK, "%s", err.msg);
+    ck_assert_msg(image_read_png(path, &back, &bw, &bh, &bc, &err) == ACGAN_OK, "%s", err.msg);
     ck_assert_int_eq(bw, W);
     ck_assert_int_eq(bh, H);
     ck_assert_int_eq(bc, c);
@@ -113,7 +113,7 @@ START_TEST(test_write_errors)
     snprintf(path, sizeof path, "%s/missing_dir/grid.png", dir);
     uint8_t pix[4 * 4 * 3] = {0};
     AcganError err = {0};
-    ck_assert_int_eq(png_write(path, pix, 4, 4, 1, &err), ACGAN_ERR_IO);
+    ck_assert_int_eq(image_write_png(path, pix, 4, 4, 1, &err), ACGAN_ERR_IO);
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
 
     /* Nothing at all was created in dir. */
@@ -126,7 +126,7 @@ START_TEST(test_write_errors)
     ck_assert_int_eq(entries, 0);
 
     snprintf(path, sizeof path, "%s/two.png", dir);
-    ck_assert_int_eq(png_write(path, pix, 4, 4, 2, &err), ACGAN_ERR_IO);
+    ck_assert_int_eq(image_write_png(path, pix, 4, 4, 2, &err), ACGAN_ERR_IO);
     ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "2 channels"), "%s", err.msg);
     ck_assert_ptr_null(fopen(path, "rb"));
 }
@@ -140,7 +140,7 @@ START_TEST(test_read_errors)
     int w, h, c;
     AcganError err = {0};
     snprintf(path, sizeof path, "%s/none.png", dir);
-    ck_assert_int_eq(png_read(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
+    ck_assert_int_eq(image_read_png(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
     ck_assert_ptr_null(pix);
 
@@ -148,14 +148,14 @@ START_TEST(test_read_errors)
     FILE *f = fopen(path, "w");
     fputs("this is not a png file at all\n", f);
     fclose(f);
-    ck_assert_int_eq(png_read(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
+    ck_assert_int_eq(image_read_png(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
     ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "not a PNG"), "%s", err.msg);
 
     /* A truncated PNG: libpng's error comes back as a status, not an abort. */
     uint8_t grid[16 * 16] = {0};
     for (int i = 0; i < 256; i++) grid[i] = (uint8_t)(i * 37);
     snprintf(path, sizeof path, "%s/cut.png", dir);
-    ck_assert_int_eq(png_write(path, grid, 16, 16, 1, &err), ACGAN_OK);
+    ck_assert_int_eq(image_write_png(path, grid, 16, 16, 1, &err), ACGAN_OK);
     f = fopen(path, "rb");
     uint8_t bytes[4096];
     size_t n = fread(bytes, 1, sizeof bytes, f);
@@ -163,7 +163,7 @@ START_TEST(test_read_errors)
     f = fopen(path, "wb");
     fwrite(bytes, 1, n / 2, f);
     fclose(f);
-    ck_assert_int_eq(png_read(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
+    ck_assert_int_eq(image_read_png(path, &pix, &w, &h, &c, &err), ACGAN_ERR_IO);
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
     ck_assert_ptr_null(pix);
 }

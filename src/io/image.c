@@ -1,12 +1,12 @@
-/* png.c - sample grids and PNG files (libpng).
+/* image.c - sample grids and PNG files (libpng).
  *
  * image_grid lays out rows*cols images of shape (c, h, w), float in [-1, 1], row-major
  * (image r*cols + col at grid cell (r, col)), with `pad` black pixels between images and around the
  * border. Output is interleaved uint8 (H, W, c) with H = rows*h + (rows+1)*pad and
  * W = cols*w + (cols+1)*pad; value v becomes clamp(round((v + 1) * 127.5), 0, 255) (NaN -> 0).
  *
- * png_write writes 8-bit gray (c = 1) or RGB (c = 3) to PATH.tmp, checks fclose, then renames, so a
- * reader never sees a half-written PNG. png_read returns 8-bit gray or RGB: 16-bit samples are
+ * image_write_png writes 8-bit gray (c = 1) or RGB (c = 3) to PATH.tmp, checks fclose, then renames, so a
+ * reader never sees a half-written PNG. image_read_png returns 8-bit gray or RGB: 16-bit samples are
  * reduced to 8, palettes expanded to RGB, low bit depths to 8 bits, alpha channels dropped.
  * libpng reports errors by longjmp; every local that changes after setjmp is volatile.
  */
@@ -65,7 +65,7 @@ static void png_on_error(png_structp png, png_const_charp msg)
 
 static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
-AcganStatus png_write(const char *path, const uint8_t *pix, int width, int height, int channels, AcganError *err)
+AcganStatus image_write_png(const char *path, const uint8_t *pix, int width, int height, int channels, AcganError *err)
 {
     if (channels != 1 && channels != 3)
         return acgan_fail(err, ACGAN_ERR_IO, "%s: cannot write a PNG with %d channels (expected 1 or 3)", path,
@@ -113,7 +113,7 @@ AcganStatus png_write(const char *path, const uint8_t *pix, int width, int heigh
     return st;
 }
 
-AcganStatus png_read(const char *path, uint8_t **pix, int *width, int *height, int *channels, AcganError *err)
+AcganStatus image_read_png(const char *path, uint8_t **pix, int *width, int *height, int *channels, AcganError *err)
 {
     *pix = NULL;
     FILE *f = fopen(path, "rb");
