@@ -51,6 +51,17 @@ static int row_argmax(const float *row, int k)
     return best;
 }
 
+/* The softmax denominator of row x[0..k) shifted by its maximum: s = sum_j exp(x_j - mx), with *mx = x[*am]
+ * and *am the argmax. softmax_j = exp(x_j - mx) / s; log-sum-exp = mx + log(s). */
+static double row_softmax_sum(const float *x, int k, int *am, double *mx)
+{
+    *am = row_argmax(x, k);
+    *mx = x[*am];
+    double s = 0.0;
+    for (int j = 0; j < k; j++) s += exp((double)x[j] - *mx);
+    return s;
+}
+
 static void check_ce_args(const float *logits, int stride, int k, const int32_t *labels, int n)
 {
     ACGAN_ASSERT(logits && labels && n > 0 && k >= 1 && stride >= k,
@@ -69,11 +80,10 @@ float loss_cross_entropy(const float *logits, int stride, int k, const int32_t *
     for (int i = 0; i < n; i++) {
         const float *x = logits + (size_t)i * stride; /* (k) */
         const int y = labels[i];
-        const int am = row_argmax(x, k);
+        int am;
+        double mx;
+        const double s = row_softmax_sum(x, k, &am, &mx);
         correct += am == y;
-        const double mx = x[am];
-        double s = 0.0;
-        for (int j = 0; j < k; j++) s += exp((double)x[j] - mx);
         sum += mx + log(s) - (double)x[y];
         if (dlogits) {
             float *dx = dlogits + (size_t)i * stride; /* (k) */
@@ -94,12 +104,10 @@ float loss_softmax_then_ce(const float *logits, int stride, int k, const int32_t
     for (int i = 0; i < n; i++) {
         const float *x = logits + (size_t)i * stride; /* (k) */
         const int y = labels[i];
-        const int am = row_argmax(x, k);
+        int am;
+        double mx;
+        const double s = row_softmax_sum(x, k, &am, &mx); /* p_j = exp(x_j - mx) / s, largest p_am = 1 / s */
         correct += am == y;
-        /* p_j = exp(x_j - mx) / s; its maximum is p_am = 1 / s. */
-        const double mx = x[am];
-        double s = 0.0;
-        for (int j = 0; j < k; j++) s += exp((double)x[j] - mx);
         const double pmax = 1.0 / s;
         /* q_j = exp(p_j - pmax) / s2; qp = sum_j q_j p_j */
         double s2 = 0.0, s2p = 0.0;
