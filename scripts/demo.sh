@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install, build, convert Fashion-MNIST, train a short demo on 2 ranks.
-#   sudo bash scripts/demo.sh [section.key=value ...]        (default: 2000 steps, about 10 minutes)
+#   sudo bash scripts/demo.sh [section.key=value ...]        (2000 steps: about 7 minutes on 2 idle cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
